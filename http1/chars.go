@@ -32,18 +32,6 @@ var valueChar = func() (t [256]bool) {
 	return t
 }()
 
-// targetChar: the bytes a request-target may hold: visible ASCII and, as
-// nginx and net/http accept, obs-text (raw UTF-8 paths). No SP, no CTL.
-var targetChar = func() (t [256]bool) {
-	for c := 0x21; c < 0x7f; c++ {
-		t[c] = true
-	}
-	for c := 0x80; c <= 0xff; c++ {
-		t[c] = true
-	}
-	return t
-}()
-
 // qdtextChar: qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
 // (RFC 9110 §5.6.4), the unescaped bytes of a quoted-string.
 var qdtextChar = func() (t [256]bool) {
@@ -60,6 +48,17 @@ var qdtextChar = func() (t [256]bool) {
 	return t
 }()
 
+// tokenByte is tokenChar as 0/1 bytes, so four lookups can be and-ed
+// without a branch each.
+var tokenByte = func() (t [256]byte) {
+	for i, ok := range tokenChar {
+		if ok {
+			t[i] = 1
+		}
+	}
+	return t
+}()
+
 func isToken(b []byte) bool {
 	if len(b) == 0 {
 		return false
@@ -72,15 +71,19 @@ func isToken(b []byte) bool {
 	return true
 }
 
-// lower folds an ASCII letter to lower case.
-func lower(c byte) byte { return c | ('a'-'A')*byte(btoi(c >= 'A' && c <= 'Z')) }
-
-func btoi(b bool) int {
-	if b {
-		return 1
+// lowerTab folds ASCII letters to lower case and keeps every other byte.
+var lowerTab = func() (t [256]byte) {
+	for i := range t {
+		t[i] = byte(i)
 	}
-	return 0
-}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = byte(c - 'A' + 'a')
+	}
+	return t
+}()
+
+// lower folds an ASCII letter to lower case.
+func lower(c byte) byte { return lowerTab[c] }
 
 // equalFold reports whether b equals the lower-case ASCII string s, ignoring
 // ASCII case in b.

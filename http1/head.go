@@ -147,15 +147,27 @@ func (h *Head) line(b []byte, limit int, limitErr *Error) (cr int, err error) {
 	end := min(len(b), limit)
 	i := h.scan
 	for i < end {
-		if i+8 <= end {
-			m := ctlMask(binary.LittleEndian.Uint64(b[i:]))
-			if m == 0 {
-				i += 8
-				continue
-			}
-			// The lowest flagged byte is exactly the first CTL or DEL of
-			// the word (a borrow only runs upward from a true hit).
-			i += bits.TrailingZeros64(m) >> 3
+		var m uint64
+		switch {
+		case i+8 <= end:
+			m = ctlMask(binary.LittleEndian.Uint64(b[i:]))
+		case end >= 8:
+			// Fewer than 8 bytes left: load the last 8 and shift the
+			// ones already seen out. The zeros shifted in sit above
+			// every byte that counts and are always flagged, so m is
+			// never 0 here and a clean tail stops exactly at end.
+			m = ctlMask(binary.LittleEndian.Uint64(b[end-8:]) >> ((8 - (end - i)) << 3))
+		default:
+			m = 1 << 7 // a tiny buffer: byte by byte
+		}
+		if m == 0 {
+			i += 8
+			continue
+		}
+		// The lowest flagged byte is exactly the first CTL or DEL of the
+		// word (a borrow only runs upward from a true hit).
+		if i += bits.TrailingZeros64(m) >> 3; i >= end {
+			break
 		}
 		c := b[i]
 		if valueChar[c] { // HTAB, or a byte before the buffer's last word
@@ -234,13 +246,18 @@ func (h *Head) field(b []byte, start, end int, isRequest bool) error {
 		return ErrObsFold
 	}
 	// RFC 9110 §5.1: field-name = token, then the colon.
-	i := start
-	for i+4 <= end && tokenChar[b[i]] && tokenChar[b[i+1]] && tokenChar[b[i+2]] && tokenChar[b[i+3]] {
-		i += 4
+	line := b[start:end]
+	n := 0
+	for ; n+4 <= len(line); n += 4 {
+		w := line[n : n+4 : n+4]
+		if tokenByte[w[0]]&tokenByte[w[1]]&tokenByte[w[2]]&tokenByte[w[3]] == 0 {
+			break
+		}
 	}
-	for i < end && tokenChar[b[i]] {
-		i++
+	for n < len(line) && tokenChar[line[n]] {
+		n++
 	}
+	i := start + n
 	switch {
 	case i == end:
 		return ErrFieldName // no colon

@@ -191,10 +191,10 @@ func (r *Request) parseRequestLine(b []byte, start, end int) error {
 	if len(target) == 0 {
 		return ErrRequestLine // two spaces in a row
 	}
-	for _, c := range target {
-		if !targetChar[c] { // RFC 9112 §3.2: no whitespace, no CTL
-			return badByte(c, ErrTarget)
-		}
+	// RFC 9112 §3.2: no whitespace in the target. The line holds no CTL
+	// but HTAB already (Head.line), so SP and HTAB are all to look for.
+	if bytes.IndexByte(target, ' ') >= 0 || bytes.IndexByte(target, '\t') >= 0 {
+		return badLine(target, ErrTarget)
 	}
 	if err := r.version(line[sp2+1:]); err != nil {
 		return err
