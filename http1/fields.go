@@ -80,7 +80,13 @@ func validHost(v []byte) bool {
 // taken as one, differing ones make the message invalid (RFC 9112 §6.3 (5)).
 // A comma list is refused rather than merged (as net/http does).
 func (h *Head) contentLength(v []byte) error {
-	if len(v) == 0 || len(v) > 18 { // 18 digits cannot overflow int64
+	if len(v) == 0 {
+		return ErrContentLength
+	}
+	for len(v) > 1 && v[0] == '0' {
+		v = v[1:] // leading zeros are digits too; they add nothing
+	}
+	if len(v) > 18 { // 18 significant digits cannot overflow int64
 		return ErrContentLength
 	}
 	var n int64

@@ -30,6 +30,7 @@ var requestCases = []reqCase{
 	{name: "obs-text value", in: get + "X: \xff\x80\r\n\r\n", method: "GET", target: "/"},
 	{name: "content-length", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", method: "POST", target: "/p", body: Body{BodyLength, 5}},
 	{name: "content-length zero", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", method: "POST", target: "/p"},
+	{name: "content-length many leading zeros", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 000000000000000000000000012\r\n\r\n", method: "POST", target: "/p", body: Body{BodyLength, 12}},
 	{name: "content-length leading zeros", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n", method: "POST", target: "/p", body: Body{BodyLength, 7}},
 	// RFC 9110 §8.6: identical repeated values may be taken as one.
 	{name: "content-length repeated same", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n", method: "POST", target: "/p", body: Body{BodyLength, 5}},
