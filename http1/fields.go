@@ -1,5 +1,7 @@
 package http1
 
+import "math"
+
 // The fields that decide framing, routing and the connection's fate are
 // read in the parsing pass (special); the rest are spans the proxy copies.
 
@@ -83,18 +85,16 @@ func (h *Head) contentLength(v []byte) error {
 	if len(v) == 0 {
 		return ErrContentLength
 	}
-	for len(v) > 1 && v[0] == '0' {
-		v = v[1:] // leading zeros are digits too; they add nothing
-	}
-	if len(v) > 18 { // 18 significant digits cannot overflow int64
-		return ErrContentLength
-	}
 	var n int64
 	for _, c := range v {
 		if c < '0' || c > '9' {
 			return ErrContentLength // signs, spaces inside, commas, hex
 		}
-		n = n*10 + int64(c-'0')
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return ErrContentLength // more than int64 can frame
+		}
+		n = n*10 + d
 	}
 	if h.Flags&FlagContentLength != 0 && h.ContentLength != n {
 		return ErrCLMismatch

@@ -31,6 +31,7 @@ var requestCases = []reqCase{
 	{name: "content-length", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", method: "POST", target: "/p", body: Body{BodyLength, 5}},
 	{name: "content-length zero", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", method: "POST", target: "/p"},
 	{name: "content-length many leading zeros", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 000000000000000000000000012\r\n\r\n", method: "POST", target: "/p", body: Body{BodyLength, 12}},
+	{name: "content-length int64 max", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775807\r\n\r\n", method: "POST", target: "/p", body: Body{BodyLength, 9223372036854775807}},
 	{name: "content-length leading zeros", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 007\r\n\r\n", method: "POST", target: "/p", body: Body{BodyLength, 7}},
 	// RFC 9110 §8.6: identical repeated values may be taken as one.
 	{name: "content-length repeated same", in: "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n", method: "POST", target: "/p", body: Body{BodyLength, 5}},
