@@ -2,9 +2,10 @@ package http1
 
 import "errors"
 
-// ErrNeedMore reports that the bytes given end inside a head (or inside a
-// chunked body's framing): call again with the same buffer extended by the
-// bytes that arrive next. It is the only error after which parsing goes on.
+// ErrNeedMore reports that the bytes given end inside a head: call again
+// with the same buffer extended by the bytes that arrive next. It is the
+// only error after which parsing goes on. (Chunked.Decode needs no such
+// error: it consumes what it is given and says nil.)
 var ErrNeedMore = errors.New("http1: need more data")
 
 // Error is a protocol error with the status a careful proxy answers a
