@@ -1,0 +1,90 @@
+package eventloop
+
+import (
+	"github.com/edgeloop/edgeloop/http1"
+	"github.com/panjf2000/gnet/v2"
+)
+
+// body tracks one message body as it streams through: how much of it is
+// still to come, and for chunked bodies the decoder that finds its end.
+// Bodies are never held whole: each call forwards what is buffered now.
+type body struct {
+	kind      http1.BodyKind
+	remaining int64 // BodyLength: bytes still to come
+	dechunk   bool  // write only chunk data (to an HTTP/1.0 client)
+	limit     int64 // >0: at most this many data bytes (413 above)
+	seen      int64 // data bytes so far
+	chunks    http1.Chunked
+}
+
+// start begins a body of the given framing.
+func (bd *body) start(b http1.Body, dechunk bool, limit int64) {
+	bd.kind, bd.remaining, bd.dechunk, bd.limit, bd.seen = b.Kind, b.Length, dechunk, limit, 0
+	if b.Kind == http1.BodyChunked {
+		bd.chunks.Reset()
+	}
+}
+
+// done reports whether the whole body has passed (a close-delimited body
+// ends only when its connection does).
+func (bd *body) done() bool {
+	switch bd.kind {
+	case http1.BodyNone:
+		return true
+	case http1.BodyLength:
+		return bd.remaining == 0
+	case http1.BodyChunked:
+		return bd.chunks.Done()
+	}
+	return false
+}
+
+// errTooLarge reports a body over its limit.
+var errTooLarge = &http1.Error{Status: 413, Msg: "eventloop: body larger than allowed"}
+
+// forward writes to dst the part of buf that belongs to the body and
+// returns how many bytes of buf it took. Bytes after the body's end are
+// left for the next message.
+func (bd *body) forward(buf []byte, dst gnet.Conn) (int, error) {
+	switch bd.kind {
+	case http1.BodyLength:
+		n := min(int64(len(buf)), bd.remaining)
+		if n > 0 {
+			_, _ = dst.Write(buf[:n])
+			bd.remaining -= n
+		}
+		return int(n), nil
+	case http1.BodyChunked:
+		return bd.forwardChunked(buf, dst)
+	case http1.BodyUntilClose, http1.BodyTunnel:
+		if len(buf) > 0 {
+			_, _ = dst.Write(buf)
+		}
+		return len(buf), nil
+	}
+	return 0, nil
+}
+
+// forwardChunked passes a chunked body on as it came (chunked stays
+// chunked) or, to an HTTP/1.0 client, as its data alone.
+func (bd *body) forwardChunked(buf []byte, dst gnet.Conn) (int, error) {
+	n := 0
+	for n < len(buf) && !bd.chunks.Done() {
+		k, data, err := bd.chunks.Decode(buf[n:])
+		if err != nil {
+			return n, err
+		}
+		if bd.dechunk && len(data) > 0 {
+			_, _ = dst.Write(data)
+		}
+		bd.seen += int64(len(data))
+		n += k
+		if bd.limit > 0 && bd.seen > bd.limit {
+			return n, errTooLarge
+		}
+	}
+	if !bd.dechunk && n > 0 {
+		_, _ = dst.Write(buf[:n])
+	}
+	return n, nil
+}

@@ -1,0 +1,300 @@
+package eventloop
+
+import (
+	"net"
+	"time"
+
+	"github.com/edgeloop/edgeloop/http1"
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Client side states of a session.
+const (
+	ccIdle    uint8 = iota // between requests (keep-alive), or before the first
+	ccHead                 // inside a request head
+	ccConnect              // head read, waiting for an origin connection
+	ccBody                 // forwarding the request body
+	ccWait                 // request sent; the response is being relayed
+	ccTunnel               // after a 101 or a 2xx to CONNECT: raw bytes both ways
+	ccClosing              // closing once the output is flushed
+)
+
+// clientConn is the client half of a session.
+type clientConn struct {
+	l  *loop
+	c  gnet.Conn
+	ip string // the client's address, for X-Forwarded-For
+
+	state uint8
+	req   http1.Request
+	oc    *originConn // the origin connection of the current exchange
+	o     *origin     // the origin chosen for it
+
+	head      []byte // the request head as forwarded; kept for a retry
+	body      body
+	method    http1.Method
+	keepAlive bool // the client keeps the connection after this exchange
+	http10    bool // the client spoke HTTP/1.0
+	retried   bool
+	started   bool // a response byte went to the client: no retry, no error page
+	inflight  bool // counted in Proxy.active
+
+	deadline time.Time
+	closed   bool
+}
+
+func (l *loop) newClient(c gnet.Conn) *clientConn {
+	l.now = time.Now()
+	cc := &clientConn{l: l, c: c}
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		cc.ip = a.IP.String()
+	}
+	cc.req.Limits = l.p.opts.Limits
+	cc.deadline = l.now.Add(l.p.opts.Timeouts.ClientHead)
+	l.clients[cc] = struct{}{}
+	return cc
+}
+
+// onTraffic runs the client side as far as the buffered bytes allow.
+func (cc *clientConn) onTraffic() {
+	for !cc.closed {
+		var more bool
+		switch cc.state {
+		case ccIdle, ccHead:
+			more = cc.readHead()
+		case ccBody:
+			more = cc.forwardBody()
+		case ccTunnel:
+			cc.tunnel()
+		}
+		// ccConnect, ccWait: later bytes (pipelined requests) wait in
+		// gnet's buffer until this exchange ends.
+		if !more {
+			return
+		}
+	}
+}
+
+// readHead parses the request head from the buffered bytes and, once it
+// is whole, starts the exchange. It reports whether to go on.
+func (cc *clientConn) readHead() bool {
+	buf, _ := cc.c.Peek(-1)
+	if len(buf) == 0 {
+		return false
+	}
+	if cc.state == ccIdle {
+		// The first byte of a head starts its deadline: a head must be
+		// whole within ClientHead however slowly it trickles (slowloris).
+		cc.state = ccHead
+		cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientHead)
+	}
+	n, err := cc.req.Parse(buf)
+	if err == http1.ErrNeedMore {
+		return false
+	}
+	if err != nil {
+		cc.fail(http1.StatusOf(err))
+		return false
+	}
+	r := &cc.req
+	limit := cc.l.p.opts.MaxBodyBytes
+	if limit > 0 && r.Body.Kind == http1.BodyLength && r.Body.Length > limit {
+		cc.fail(413)
+		return false
+	}
+	cc.method, cc.http10, cc.keepAlive = r.MethodKind, !r.Is11(), r.KeepAlive()
+	if !cc.inflight {
+		cc.inflight = true
+		cc.l.p.active.Add(1)
+	}
+	cc.retried, cc.started = false, false
+	o := cc.l.p.pick(nil)
+	if o == nil {
+		_, _ = cc.c.Discard(n)
+		cc.fail(503) // an empty pool
+		return false
+	}
+	// A request without Host (HTTP/1.0) is sent to the origin with the
+	// origin's own address as Host, as HTTP/1.1 requires one.
+	cc.head = appendRequestHead(cc.head[:0], r, buf, cc.ip, o.addr)
+	cc.body.start(r.Body, false, limit)
+	_, _ = cc.c.Discard(n)
+	cc.deadline = time.Time{}
+	cc.connect(o)
+	return cc.state == ccBody
+}
+
+// connect pairs the exchange with a connection to o: an idle one of this
+// loop, newest first, or a new one dialed for it.
+func (cc *clientConn) connect(o *origin) {
+	cc.o = o
+	cc.state = ccConnect
+	if oc := cc.l.takeIdle(o); oc != nil {
+		oc.reused = true
+		cc.attach(oc)
+		return
+	}
+	oc := &originConn{l: cc.l, o: o, cc: cc, state: ocDialing}
+	cc.oc = oc
+	cc.l.dial(oc)
+}
+
+// attach starts the exchange on a connected origin connection.
+func (cc *clientConn) attach(oc *originConn) {
+	cc.oc, oc.cc = oc, cc
+	oc.send(cc.head)
+	if cc.body.done() {
+		cc.state = ccWait
+	} else {
+		cc.state = ccBody
+	}
+}
+
+// forwardBody passes the buffered request body bytes to the origin.
+func (cc *clientConn) forwardBody() bool {
+	buf, _ := cc.c.Peek(-1)
+	if len(buf) == 0 {
+		return false
+	}
+	n, err := cc.body.forward(buf, cc.oc.c)
+	_, _ = cc.c.Discard(n)
+	if err != nil {
+		// A broken chunked body: the origin has half a request, so its
+		// connection goes too.
+		cc.dropOrigin()
+		cc.fail(http1.StatusOf(err))
+		return false
+	}
+	if cc.body.done() {
+		cc.state = ccWait
+		return true
+	}
+	return false
+}
+
+// tunnel relays raw bytes to the origin after a protocol switch.
+func (cc *clientConn) tunnel() {
+	buf, _ := cc.c.Peek(-1)
+	if len(buf) > 0 && cc.oc != nil && cc.oc.c != nil {
+		_, _ = cc.oc.c.Write(buf)
+		_, _ = cc.c.Discard(len(buf))
+	}
+}
+
+// exchangeDone ends an exchange whose response reached the client whole.
+func (cc *clientConn) exchangeDone(keep bool) {
+	cc.l.p.clientSuccess.Add(1)
+	cc.oc, cc.o = nil, nil
+	cc.endInflight()
+	if !keep || !cc.keepAlive || cc.l.p.draining.Load() {
+		cc.closeFlushed()
+		return
+	}
+	cc.req.Reset()
+	cc.state = ccIdle
+	cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
+	if cc.c.InboundBuffered() > 0 {
+		cc.onTraffic() // a pipelined request is waiting already
+	}
+}
+
+func (cc *clientConn) endInflight() {
+	if cc.inflight {
+		cc.inflight = false
+		cc.l.p.active.Add(-1)
+	}
+}
+
+// originFailed handles an origin connection that failed before any byte
+// of its response reached the client (CONTRACT.md, Retries): retried once
+// on another connection when nothing was sent yet, or when the request is
+// idempotent and had no body to resend; otherwise status goes to the client.
+func (cc *clientConn) originFailed(sent bool, status int) {
+	cc.oc = nil
+	if cc.closed {
+		return
+	}
+	if cc.started {
+		cc.close() // part of a response went out: the truncation must show
+		return
+	}
+	retryable := !sent || cc.method.Idempotent() && cc.req.Body.Kind == http1.BodyNone
+	if o := cc.l.p.pick(cc.o); o != nil && status != 504 && retryable && !cc.retried {
+		cc.retried = true
+		cc.connect(o)
+		if cc.state == ccBody {
+			cc.onTraffic()
+		}
+		return
+	}
+	cc.fail(status)
+}
+
+// dropOrigin closes the exchange's origin connection without reuse.
+func (cc *clientConn) dropOrigin() {
+	if oc := cc.oc; oc != nil {
+		cc.oc = nil
+		oc.cc = nil
+		oc.close()
+	}
+}
+
+// fail answers with a status of the proxy's own and closes the connection
+// (the framing of what the client sends next is in doubt), or only closes
+// it when part of a response went out already.
+func (cc *clientConn) fail(status int) {
+	if cc.closed {
+		return
+	}
+	cc.dropOrigin()
+	cc.l.p.clientFailed.Add(1)
+	cc.endInflight()
+	if !cc.started {
+		cc.l.scratch = appendError(cc.l.scratch[:0], status)
+		_, _ = cc.c.Write(cc.l.scratch)
+	}
+	cc.closeFlushed()
+}
+
+// closeFlushed closes the connection once gnet has written its output;
+// the timer pass checks again while some is left.
+func (cc *clientConn) closeFlushed() {
+	cc.state = ccClosing
+	cc.deadline = time.Time{}
+	if cc.c.OutboundBuffered() == 0 {
+		cc.close()
+	}
+}
+
+func (cc *clientConn) close() {
+	if !cc.closed {
+		_ = cc.l.el.Close(cc.c)
+	}
+}
+
+// timeout runs from the timer pass when the deadline passed.
+func (cc *clientConn) timeout() {
+	switch cc.state {
+	case ccHead:
+		cc.fail(408) // RFC 9110 §15.5.9: the head took too long
+	default:
+		cc.close() // idle keep-alive connection
+	}
+}
+
+// onClose: the client is gone. An exchange in flight takes its origin
+// connection with it: it holds half a request or an unread response.
+func (cc *clientConn) onClose(error) {
+	cc.closed = true
+	delete(cc.l.clients, cc)
+	if cc.inflight {
+		cc.l.p.clientFailed.Add(1)
+		cc.endInflight()
+	}
+	if cc.oc != nil {
+		if cc.state == ccTunnel {
+			cc.oc.o.success.Add(1)
+		}
+		cc.dropOrigin()
+	}
+}

@@ -1,0 +1,181 @@
+package eventloop
+
+import (
+	"github.com/edgeloop/edgeloop/http1"
+)
+
+// The heads the proxy writes: what it forwards of a request to the origin
+// and of a response to the client, with the proxy duties of RFC 9110 §7.6
+// (sanitise first, then add our own fields).
+
+const viaValue = "1.1 edgeloop"
+
+// appendRequestHead writes the request head to send to the origin: the
+// request-line in origin-form, the client's fields without hop-by-hop ones
+// and those the Connection field names, then Via and the X-Forwarded-*
+// fields. clientIP is the client's address.
+func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originAddr string) []byte {
+	target := r.Target.Of(b)
+	if r.Form == http1.FormAbsolute {
+		// RFC 9112 §3.2.2: to an origin the target is origin-form; the
+		// absolute form's authority replaces Host.
+		target = target[r.Authority.End()-int(r.Target.Off):]
+	}
+	dst = append(append(dst, r.Method.Of(b)...), ' ')
+	if len(target) == 0 || target[0] != '/' {
+		dst = append(dst, '/') // "http://h" or "http://h?q"
+	}
+	dst = append(append(dst, target...), " HTTP/1.1\r\n"...)
+	upgrade := r.Flags.Has(http1.FlagUpgrade)
+	var xff []byte
+	xffSeen := false
+	for _, f := range r.Fields() {
+		name := f.Name.Of(b)
+		switch {
+		case http1.IsHopByHop(name):
+			// RFC 9110 §7.6.1. Transfer-Encoding is written again below
+			// when the body is chunked; Upgrade when one is asked for.
+			continue
+		case r.ListedInConnection(b, name):
+			continue
+		case equalFold(name, "host"):
+			if r.Form == http1.FormAbsolute {
+				continue
+			}
+		case equalFold(name, "content-length"):
+			continue // written once below, repeated values merged
+		case equalFold(name, "x-forwarded-for"):
+			// Appended to below, as one list.
+			if xffSeen {
+				xff = append(xff, ", "...)
+			}
+			xff = append(xff, f.Value.Of(b)...)
+			xffSeen = true
+			continue
+		case equalFold(name, "x-forwarded-proto"), equalFold(name, "x-forwarded-host"):
+			continue // set by us
+		}
+		dst = http1.AppendField(dst, name, f.Value.Of(b))
+	}
+	switch {
+	case r.Form == http1.FormAbsolute:
+		dst = http1.AppendField(dst, "Host", r.Authority.Of(b))
+	case !r.Flags.Has(http1.FlagHost):
+		dst = http1.AppendField(dst, "Host", originAddr)
+	}
+	switch r.Body.Kind {
+	case http1.BodyLength:
+		dst = http1.AppendContentLength(dst, r.Body.Length)
+	case http1.BodyChunked:
+		// The codings are forwarded as received: chunked stays chunked,
+		// and codings before it are the content's.
+		dst = appendTransferEncoding(dst, &r.Head, b)
+	}
+	if upgrade {
+		if v, ok := r.Get(b, "upgrade"); ok {
+			dst = http1.AppendField(dst, "Connection", "Upgrade")
+			dst = http1.AppendField(dst, "Upgrade", v)
+		}
+	}
+	dst = http1.AppendField(dst, "Via", viaValue)
+	dst = append(dst, "X-Forwarded-For: "...)
+	if xffSeen {
+		dst = append(append(dst, xff...), ", "...)
+	}
+	dst = append(append(dst, clientIP...), "\r\n"...)
+	dst = http1.AppendField(dst, "X-Forwarded-Proto", "http")
+	host := r.Host.Of(b)
+	if r.Form == http1.FormAbsolute {
+		host = r.Authority.Of(b)
+	}
+	if len(host) > 0 {
+		dst = http1.AppendField(dst, "X-Forwarded-Host", host)
+	}
+	return http1.AppendEndOfHead(dst)
+}
+
+// appendTransferEncoding writes the Transfer-Encoding fields of h again.
+func appendTransferEncoding(dst []byte, h *http1.Head, b []byte) []byte {
+	for _, f := range h.Fields() {
+		if equalFold(f.Name.Of(b), "transfer-encoding") {
+			dst = http1.AppendField(dst, "Transfer-Encoding", f.Value.Of(b))
+		}
+	}
+	return dst
+}
+
+// respFraming says how the proxy frames a response toward its client.
+type respFraming struct {
+	body      http1.Body
+	dechunk   bool // chunked from the origin, close-delimited to a 1.0 client
+	keepAlive bool // the client connection stays open after it
+	client10  bool // the client spoke HTTP/1.0
+	interim   bool // a 1xx before the final response: no framing, no Connection
+}
+
+// appendResponseHead writes the response head for the client: status line,
+// the origin's fields without hop-by-hop ones, framing and Connection as
+// the proxy decided, and Via.
+func appendResponseHead(dst []byte, r *http1.Response, b []byte, fr respFraming, tunnel bool) []byte {
+	dst = http1.AppendStatusLine(dst, r.Status, r.Reason.Of(b))
+	for _, f := range r.Fields() {
+		name := f.Name.Of(b)
+		if http1.IsHopByHop(name) || r.ListedInConnection(b, name) || equalFold(name, "content-length") {
+			continue
+		}
+		dst = http1.AppendField(dst, name, f.Value.Of(b))
+	}
+	switch {
+	case tunnel && r.Status == 101:
+		if v, ok := r.Get(b, "upgrade"); ok {
+			dst = http1.AppendField(dst, "Upgrade", v)
+		}
+		dst = http1.AppendField(dst, "Connection", "Upgrade")
+	case fr.body.Kind == http1.BodyChunked && !fr.dechunk:
+		dst = appendTransferEncoding(dst, &r.Head, b)
+	case fr.body.Kind == http1.BodyLength:
+		dst = http1.AppendContentLength(dst, fr.body.Length)
+	case fr.body.Kind == http1.BodyNone && r.ContentLength >= 0 && r.Status >= 200 && r.Status != 204 && !fr.interim:
+		// A HEAD or 304 response keeps the length it announces
+		// (RFC 9110 §8.6).
+		dst = http1.AppendContentLength(dst, r.ContentLength)
+	}
+	switch {
+	case tunnel, fr.interim:
+	case !fr.keepAlive:
+		dst = http1.AppendField(dst, "Connection", "close")
+	case fr.client10:
+		dst = http1.AppendField(dst, "Connection", "keep-alive") // RFC 9112 §9.3
+	}
+	dst = http1.AppendField(dst, "Via", viaValue)
+	return http1.AppendEndOfHead(dst)
+}
+
+// appendError writes a complete response of the proxy's own.
+func appendError(dst []byte, status int) []byte {
+	text := http1.StatusText(status)
+	dst = http1.AppendStatusLine(dst, status, "")
+	dst = http1.AppendField(dst, "Content-Type", "text/plain; charset=utf-8")
+	dst = http1.AppendContentLength(dst, int64(len(text)+1))
+	dst = http1.AppendField(dst, "Connection", "close")
+	dst = http1.AppendField(dst, "Via", viaValue)
+	dst = http1.AppendEndOfHead(dst)
+	return append(append(dst, text...), '\n')
+}
+
+// equalFold compares ASCII case-insensitively against a lower-case s.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}

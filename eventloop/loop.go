@@ -1,0 +1,135 @@
+package eventloop
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// loop is the state one gnet event loop owns: its connections (for the
+// timers), its idle origin connections, and scratch buffers. Only that
+// loop's goroutine touches it, except ticking, which is posted.
+type loop struct {
+	p  *Proxy
+	el gnet.EventLoop
+
+	clients map[*clientConn]struct{}
+	origins map[*originConn]struct{}
+	// idle origin connections per origin ID, newest last (reused first).
+	idle map[int][]*originConn
+
+	now     time.Time   // refreshed by each tick and each accepted connection
+	ticking atomic.Bool // a tick is posted and not yet run
+	scratch []byte      // builds heads; valid until the next build
+}
+
+func newLoop(p *Proxy, el gnet.EventLoop) *loop {
+	return &loop{
+		p: p, el: el, now: time.Now(),
+		clients: map[*clientConn]struct{}{},
+		origins: map[*originConn]struct{}{},
+		idle:    map[int][]*originConn{},
+		scratch: make([]byte, 0, 4096),
+	}
+}
+
+// postTick asks the loop to run its timers; one pending tick at most.
+func (l *loop) postTick(now time.Time) {
+	if !l.ticking.CompareAndSwap(false, true) {
+		return
+	}
+	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		l.ticking.Store(false)
+		l.tick(now)
+		return nil
+	}))
+}
+
+// tick closes what has run out of time. Timeouts are checked at tick
+// resolution (100 ms), which is all they need.
+func (l *loop) tick(now time.Time) {
+	l.now = now
+	for cc := range l.clients {
+		switch {
+		case cc.state == ccClosing && cc.c.OutboundBuffered() == 0:
+			cc.close()
+		case !cc.deadline.IsZero() && now.After(cc.deadline):
+			cc.timeout()
+		}
+	}
+	for oc := range l.origins {
+		if !oc.deadline.IsZero() && now.After(oc.deadline) {
+			oc.timeout()
+		}
+	}
+}
+
+// takeIdle returns the newest idle connection to o, or nil.
+func (l *loop) takeIdle(o *origin) *originConn {
+	list := l.idle[o.id]
+	for len(list) > 0 {
+		oc := list[len(list)-1]
+		list = list[:len(list)-1]
+		l.idle[o.id] = list
+		if oc.c != nil {
+			return oc
+		}
+	}
+	return nil
+}
+
+// putIdle pools an origin connection that finished an exchange cleanly,
+// or closes it when the pool for its origin is full.
+func (l *loop) putIdle(oc *originConn) {
+	list := l.idle[oc.o.id]
+	if len(list) >= l.p.opts.IdlePerOrigin || l.p.draining.Load() {
+		oc.close()
+		return
+	}
+	oc.state = ocIdle
+	oc.cc = nil
+	oc.deadline = l.now.Add(l.p.opts.Timeouts.OriginIdle)
+	l.idle[oc.o.id] = append(list, oc)
+}
+
+// dropIdle removes oc from the idle list (it closed or timed out).
+func (l *loop) dropIdle(oc *originConn) {
+	list := l.idle[oc.o.id]
+	for i, x := range list {
+		if x == oc {
+			l.idle[oc.o.id] = append(list[:i], list[i+1:]...)
+			return
+		}
+	}
+}
+
+// dial connects to o off the loop, with the connect timeout, and enrolls
+// the connection on this loop; OnOpen (opened) or dialFailed completes it
+// on the loop. The callback never blocks the loop.
+func (l *loop) dial(oc *originConn) {
+	timeout := l.p.opts.Timeouts.OriginConnect
+	addr := oc.o.addr
+	go func() {
+		conn, err := net.DialTimeout("tcp", addr, timeout)
+		if err == nil {
+			var ch <-chan gnet.RegisteredResult
+			ch, err = l.el.Enroll(gnet.NewContext(context.Background(), oc), conn)
+			if err == nil {
+				if res := <-ch; res.Err == nil {
+					return // opened runs on the loop
+				} else {
+					err = res.Err
+				}
+			} else {
+				conn.Close()
+			}
+		}
+		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			oc.dialFailed(err)
+			return nil
+		}))
+	}()
+}

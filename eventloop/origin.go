@@ -1,0 +1,248 @@
+package eventloop
+
+import (
+	"time"
+
+	"github.com/edgeloop/edgeloop/http1"
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Origin side states.
+const (
+	ocDialing uint8 = iota // being dialed off the loop
+	ocIdle                 // pooled, between exchanges
+	ocHead                 // request sent (or being sent), awaiting the response head
+	ocBody                 // relaying the response body
+	ocTunnel               // raw bytes both ways
+)
+
+// originConn is the origin half of a session, on the client's loop.
+type originConn struct {
+	l  *loop
+	c  gnet.Conn // nil until opened, and after close
+	o  *origin
+	cc *clientConn // the client served; nil when idle
+
+	state    uint8
+	reused   bool // taken from the idle list: the origin may have closed it meanwhile
+	resp     http1.Response
+	body     body
+	keep     bool // the origin keeps the connection after this response
+	deadline time.Time
+}
+
+// opened runs on the loop when a dialed connection is enrolled.
+func (oc *originConn) opened(c gnet.Conn) {
+	oc.c = c
+	oc.l.origins[oc] = struct{}{}
+	cc := oc.cc
+	if cc == nil || cc.closed || cc.oc != oc {
+		oc.cc = nil
+		oc.l.putIdle(oc) // the client left meanwhile: keep it for the next
+		return
+	}
+	cc.attach(oc)
+	if cc.state == ccBody {
+		cc.onTraffic()
+	}
+}
+
+// dialFailed runs on the loop when the dial or enrollment failed.
+func (oc *originConn) dialFailed(error) {
+	oc.o.failed.Add(1)
+	if cc := oc.cc; cc != nil && cc.oc == oc {
+		cc.originFailed(false, 502)
+	}
+}
+
+// send writes a request head and starts waiting for the response.
+func (oc *originConn) send(head []byte) {
+	oc.state = ocHead
+	oc.resp.Reset()
+	oc.resp.Limits = oc.l.p.opts.Limits
+	oc.deadline = oc.l.now.Add(oc.l.p.opts.Timeouts.OriginResponse)
+	_, _ = oc.c.Write(head)
+}
+
+// onTraffic runs the origin side as far as the buffered bytes allow.
+func (oc *originConn) onTraffic() {
+	cc := oc.cc
+	if cc == nil {
+		oc.close() // bytes on an idle connection: nothing can be framed
+		return
+	}
+	for oc.c != nil && oc.cc == cc {
+		buf, _ := oc.c.Peek(-1)
+		if len(buf) == 0 {
+			return
+		}
+		switch oc.state {
+		case ocHead:
+			if !oc.readHead(buf) {
+				return
+			}
+		case ocBody:
+			n, err := oc.body.forward(buf, cc.c)
+			_, _ = oc.c.Discard(n)
+			if err != nil {
+				oc.broken() // a malformed chunked body: cut the client off
+				return
+			}
+			if oc.body.done() {
+				oc.finish()
+			}
+			return
+		case ocTunnel:
+			_, _ = cc.c.Write(buf)
+			_, _ = oc.c.Discard(len(buf))
+			return
+		default:
+			return
+		}
+	}
+}
+
+// readHead parses the response head; once whole, it is relayed to the
+// client with the proxy's changes. It reports whether to go on.
+func (oc *originConn) readHead(buf []byte) bool {
+	cc := oc.cc
+	n, err := oc.resp.Parse(buf)
+	if err == http1.ErrNeedMore {
+		return false
+	}
+	var fr respFraming
+	if err == nil {
+		fr.body, err = oc.resp.Framing(cc.method)
+	}
+	if err != nil {
+		// An invalid response is never passed on half-read: 502.
+		oc.o.failed.Add(1)
+		cc.oc, oc.cc = nil, nil
+		oc.close()
+		cc.originFailed(true, 502)
+		return false
+	}
+	r := &oc.resp
+	if r.Status < 200 && r.Status != 101 {
+		// An interim response (100 Continue, 103): relayed to a 1.1
+		// client (RFC 9110 §15.2), then the final one follows.
+		if !cc.http10 {
+			fr.interim = true
+			oc.l.scratch = appendResponseHead(oc.l.scratch[:0], r, buf, fr, false)
+			_, _ = cc.c.Write(oc.l.scratch)
+		}
+		_, _ = oc.c.Discard(n)
+		oc.resp.Reset()
+		return true
+	}
+	tunnel := fr.body.Kind == http1.BodyTunnel
+	fr.client10 = cc.http10
+	fr.dechunk = fr.body.Kind == http1.BodyChunked && cc.http10
+	// The client keeps its connection only when the response ends by
+	// its framing (not by a close) and both sides want it.
+	fr.keepAlive = cc.keepAlive && !fr.dechunk && fr.body.Kind != http1.BodyUntilClose && !tunnel
+	oc.keep = r.KeepAlive() && fr.body.Kind != http1.BodyUntilClose && !tunnel
+	oc.l.scratch = appendResponseHead(oc.l.scratch[:0], r, buf, fr, tunnel)
+	_, _ = cc.c.Write(oc.l.scratch)
+	_, _ = oc.c.Discard(n)
+	cc.started = true
+	cc.keepAlive = fr.keepAlive
+	oc.deadline = time.Time{}
+	if tunnel {
+		oc.state, cc.state = ocTunnel, ccTunnel
+		if cc.c.InboundBuffered() > 0 {
+			cc.tunnel()
+		}
+		return true
+	}
+	oc.body.start(fr.body, fr.dechunk, 0)
+	oc.state = ocBody
+	if oc.body.done() {
+		oc.finish()
+		return false
+	}
+	return true
+}
+
+// finish ends an exchange whose response passed whole: the origin
+// connection goes back to this loop's idle list when it can carry another.
+func (oc *originConn) finish() {
+	cc := oc.cc
+	oc.o.success.Add(1)
+	// A response may come before the request body ended (an early 413):
+	// then neither connection can carry another exchange.
+	bodySent := cc.state == ccWait
+	oc.cc = nil
+	cc.oc = nil
+	if oc.keep && bodySent {
+		oc.l.putIdle(oc)
+	} else {
+		oc.close()
+	}
+	cc.exchangeDone(bodySent)
+}
+
+// broken cuts an exchange whose response went wrong after it started.
+func (oc *originConn) broken() {
+	oc.o.failed.Add(1)
+	cc := oc.cc
+	oc.cc = nil
+	oc.close()
+	if cc != nil {
+		cc.oc = nil
+		cc.fail(502)
+	}
+}
+
+// timeout runs from the timer pass when the deadline passed: an idle
+// connection is closed; one awaiting a response head gets the client 504.
+func (oc *originConn) timeout() {
+	if oc.state == ocIdle || oc.cc == nil {
+		oc.close()
+		return
+	}
+	oc.o.failed.Add(1)
+	cc := oc.cc
+	cc.oc, oc.cc = nil, nil
+	oc.close()
+	cc.originFailed(true, 504)
+}
+
+func (oc *originConn) close() {
+	if oc.c != nil {
+		_ = oc.l.el.Close(oc.c)
+	}
+}
+
+// onClose: the origin connection is gone.
+func (oc *originConn) onClose(error) {
+	delete(oc.l.origins, oc)
+	if oc.state == ocIdle {
+		oc.l.dropIdle(oc)
+	}
+	oc.c = nil
+	cc := oc.cc
+	oc.cc = nil
+	if cc == nil || cc.oc != oc {
+		return
+	}
+	cc.oc = nil
+	switch oc.state {
+	case ocHead:
+		// Closed before any response byte: a stale pooled connection
+		// or an origin that refuses this request.
+		oc.o.failed.Add(1)
+		cc.originFailed(true, 502)
+	case ocBody:
+		if oc.body.kind == http1.BodyUntilClose {
+			oc.o.success.Add(1) // a close-delimited body ends so
+			cc.exchangeDone(false)
+			return
+		}
+		oc.o.failed.Add(1) // the body was cut short
+		cc.fail(502)
+	case ocTunnel:
+		oc.o.success.Add(1)
+		cc.closeFlushed()
+	}
+}

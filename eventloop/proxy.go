@@ -1,0 +1,270 @@
+package eventloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgeloop/edgeloop/http1"
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Timeouts of the proxy; zero members take the defaults below.
+type Timeouts struct {
+	ClientHead     time.Duration // a whole request head must arrive within this (slowloris)
+	ClientIdle     time.Duration // a keep-alive client connection may idle this long
+	OriginConnect  time.Duration // dialing an origin
+	OriginResponse time.Duration // from the request sent to the response head received
+	OriginIdle     time.Duration // a pooled origin connection may idle this long
+	Drain          time.Duration // graceful shutdown waits this long for in-flight requests
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&t.ClientHead, 10*time.Second)
+	def(&t.ClientIdle, 60*time.Second)
+	def(&t.OriginConnect, 2*time.Second)
+	def(&t.OriginResponse, 30*time.Second)
+	def(&t.OriginIdle, 60*time.Second)
+	def(&t.Drain, 30*time.Second)
+	return t
+}
+
+// Options configure a Proxy.
+type Options struct {
+	Listen  string   // host:port for clients
+	Loops   int      // event loops; 0 = one per CPU
+	Origins []string // host:port of each origin, chosen round-robin
+	// Timeouts and limits; zero values take defaults.
+	Timeouts      Timeouts
+	Limits        http1.Limits
+	MaxBodyBytes  int64 // 0 = unlimited; larger request bodies get 413
+	IdlePerOrigin int   // idle connections kept per origin per loop; 0 = 64
+	Logger        *slog.Logger
+}
+
+// origin is one server of the pool, with its counters.
+type origin struct {
+	id      int
+	addr    string
+	success atomic.Uint64
+	failed  atomic.Uint64
+}
+
+// Stats are the proxy's counters, in the sense of CONTRACT.md's /stats.
+type Stats struct {
+	ClientSuccess, ClientFailed uint64
+	OriginSuccess, OriginFailed uint64
+}
+
+// Proxy is the gnet reverse proxy. New, then Serve (blocks); Shutdown
+// from another goroutine drains and stops it.
+type Proxy struct {
+	gnet.BuiltinEventEngine
+
+	opts    Options
+	origins []*origin
+	rr      atomic.Uint64
+
+	eng      gnet.Engine
+	booted   chan struct{}
+	draining atomic.Bool
+	active   atomic.Int64 // client connections with a request in flight
+
+	loopsMu sync.Mutex
+	loops   map[gnet.EventLoop]*loop
+	list    atomic.Pointer[[]*loop]
+
+	clientSuccess, clientFailed atomic.Uint64
+	log                         *slog.Logger
+}
+
+// New checks the options and builds a proxy; nothing listens yet.
+func New(o Options) (*Proxy, error) {
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		return nil, fmt.Errorf("eventloop: listen address %q: %w", o.Listen, err)
+	}
+	o.Timeouts = o.Timeouts.withDefaults()
+	if o.IdlePerOrigin <= 0 {
+		o.IdlePerOrigin = 64
+	}
+	if o.Loops <= 0 {
+		o.Loops = runtime.NumCPU()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{opts: o, booted: make(chan struct{}), loops: map[gnet.EventLoop]*loop{}, log: o.Logger}
+	for i, a := range o.Origins {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("eventloop: origin %q: %w", a, err)
+		}
+		p.origins = append(p.origins, &origin{id: i + 1, addr: a})
+	}
+	return p, nil
+}
+
+// Serve runs the event loops until Shutdown; it returns gnet's error.
+func (p *Proxy) Serve() error {
+	return gnet.Run(p, "tcp://"+p.opts.Listen,
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(p.opts.Loops),
+		gnet.WithReusePort(true),
+		gnet.WithReuseAddr(true),
+		gnet.WithTicker(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{p.log}),
+	)
+}
+
+// Ready is closed once the loops accept connections.
+func (p *Proxy) Ready() <-chan struct{} { return p.booted }
+
+// OnBoot keeps the engine for Shutdown.
+func (p *Proxy) OnBoot(eng gnet.Engine) gnet.Action {
+	p.eng = eng
+	close(p.booted)
+	return gnet.None
+}
+
+// Shutdown stops taking new connections, waits until no request is in
+// flight or the drain timeout (or ctx) ends, then stops the loops.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	<-p.booted
+	p.draining.Store(true)
+	ctx, cancel := context.WithTimeout(ctx, p.opts.Timeouts.Drain)
+	defer cancel()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for p.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			p.log.Warn("drain timeout with requests in flight", "inflight", p.active.Load())
+			return p.stop()
+		case <-t.C:
+		}
+	}
+	return p.stop()
+}
+
+func (p *Proxy) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.eng.Stop(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// Stats sums the counters of every loop; safe from any goroutine.
+func (p *Proxy) Stats() Stats {
+	s := Stats{ClientSuccess: p.clientSuccess.Load(), ClientFailed: p.clientFailed.Load()}
+	for _, o := range p.origins {
+		s.OriginSuccess += o.success.Load()
+		s.OriginFailed += o.failed.Load()
+	}
+	return s
+}
+
+// loopOf returns the per-loop state of el, creating it on first use.
+// Called once per connection, not per request.
+func (p *Proxy) loopOf(el gnet.EventLoop) *loop {
+	if list := p.list.Load(); list != nil {
+		for _, l := range *list {
+			if l.el == el {
+				return l
+			}
+		}
+	}
+	p.loopsMu.Lock()
+	defer p.loopsMu.Unlock()
+	if l, ok := p.loops[el]; ok {
+		return l
+	}
+	l := newLoop(p, el)
+	p.loops[el] = l
+	list := make([]*loop, 0, len(p.loops))
+	for _, x := range p.loops {
+		list = append(list, x)
+	}
+	p.list.Store(&list)
+	return l
+}
+
+// pick chooses the next origin round-robin; nil when there is none.
+func (p *Proxy) pick(skip *origin) *origin {
+	n := len(p.origins)
+	if n == 0 {
+		return nil
+	}
+	o := p.origins[int(p.rr.Add(1)-1)%n]
+	if o == skip && n > 1 {
+		o = p.origins[int(p.rr.Add(1)-1)%n]
+	}
+	return o
+}
+
+// OnOpen: a client accepted on a loop, or an origin connection we
+// enrolled (it carries its *originConn as context).
+func (p *Proxy) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if oc, ok := c.Context().(*originConn); ok {
+		oc.opened(c)
+		return nil, gnet.None
+	}
+	if p.draining.Load() {
+		return nil, gnet.Close
+	}
+	l := p.loopOf(c.EventLoop())
+	cc := l.newClient(c)
+	c.SetContext(cc)
+	return nil, gnet.None
+}
+
+// OnTraffic dispatches to the session side that has bytes.
+func (p *Proxy) OnTraffic(c gnet.Conn) gnet.Action {
+	switch x := c.Context().(type) {
+	case *clientConn:
+		x.onTraffic()
+	case *originConn:
+		x.onTraffic()
+	}
+	return gnet.None
+}
+
+// OnClose tells the session side that its connection is gone.
+func (p *Proxy) OnClose(c gnet.Conn, err error) gnet.Action {
+	switch x := c.Context().(type) {
+	case *clientConn:
+		x.onClose(err)
+	case *originConn:
+		x.onClose(err)
+	}
+	return gnet.None
+}
+
+// tickEvery is the timer resolution: timeouts need about 100 ms.
+const tickEvery = 100 * time.Millisecond
+
+// OnTick runs on a goroutine of its own: it posts a timer pass to each loop.
+func (p *Proxy) OnTick() (time.Duration, gnet.Action) {
+	if list := p.list.Load(); list != nil {
+		now := time.Now()
+		for _, l := range *list {
+			l.postTick(now)
+		}
+	}
+	return tickEvery, gnet.None
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
