@@ -119,12 +119,7 @@ func responseRoundTrip(b []byte, m Method) string {
 }
 
 func FuzzParseRequest(f *testing.F) {
-	for _, c := range requestCases {
-		f.Add([]byte(c.in))
-	}
-	for _, s := range smuggling {
-		f.Add([]byte(s))
-	}
+	addRequestSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var r Request
 		n, err := r.Parse(b)
