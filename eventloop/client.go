@@ -147,6 +147,7 @@ func (cc *clientConn) attach(oc *originConn) {
 		cc.state = ccWait
 	} else {
 		cc.state = ccBody
+		cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
 	}
 }
 
@@ -158,6 +159,9 @@ func (cc *clientConn) forwardBody() bool {
 	}
 	n, err := cc.body.forward(buf, cc.oc.c)
 	_, _ = cc.c.Discard(n)
+	// A body that stops arriving frees its origin connection after
+	// ClientIdle without progress (nginx's client_body_timeout).
+	cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
 	if err != nil {
 		// A broken chunked body: the origin has half a request, so its
 		// connection goes too.
@@ -167,6 +171,7 @@ func (cc *clientConn) forwardBody() bool {
 	}
 	if cc.body.done() {
 		cc.state = ccWait
+		cc.deadline = time.Time{}
 		return true
 	}
 	return false
@@ -191,6 +196,7 @@ func (cc *clientConn) exchangeDone(keep bool) {
 		return
 	}
 	cc.req.Reset()
+	cc.started, cc.retried = false, false
 	cc.state = ccIdle
 	cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
 	if cc.c.InboundBuffered() > 0 {
@@ -275,8 +281,8 @@ func (cc *clientConn) close() {
 // timeout runs from the timer pass when the deadline passed.
 func (cc *clientConn) timeout() {
 	switch cc.state {
-	case ccHead:
-		cc.fail(408) // RFC 9110 §15.5.9: the head took too long
+	case ccHead, ccBody:
+		cc.fail(408) // RFC 9110 §15.5.9: the head or body took too long
 	default:
 		cc.close() // idle keep-alive connection
 	}
