@@ -143,8 +143,12 @@ func (cc *clientConn) connect(o *origin) {
 func (cc *clientConn) attach(oc *originConn) {
 	cc.oc, oc.cc = oc, cc
 	oc.send(cc.head)
+	if oc.c == nil || cc.closed {
+		return // the write failed; the close handlers took over
+	}
 	if cc.body.done() {
 		cc.state = ccWait
+		oc.awaitResponse()
 	} else {
 		cc.state = ccBody
 		cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
@@ -157,7 +161,11 @@ func (cc *clientConn) forwardBody() bool {
 	if len(buf) == 0 {
 		return false
 	}
-	n, err := cc.body.forward(buf, cc.oc.c)
+	oc := cc.oc
+	n, err := cc.body.forward(buf, oc.c)
+	if cc.closed || cc.oc != oc {
+		return false // the write failed; the close handlers took over
+	}
 	_, _ = cc.c.Discard(n)
 	// A body that stops arriving frees its origin connection after
 	// ClientIdle without progress (nginx's client_body_timeout).
@@ -172,6 +180,7 @@ func (cc *clientConn) forwardBody() bool {
 	if cc.body.done() {
 		cc.state = ccWait
 		cc.deadline = time.Time{}
+		oc.awaitResponse()
 		return true
 	}
 	return false
@@ -182,7 +191,9 @@ func (cc *clientConn) tunnel() {
 	buf, _ := cc.c.Peek(-1)
 	if len(buf) > 0 && cc.oc != nil && cc.oc.c != nil {
 		_, _ = cc.oc.c.Write(buf)
-		_, _ = cc.c.Discard(len(buf))
+		if !cc.closed {
+			_, _ = cc.c.Discard(len(buf))
+		}
 	}
 }
 
@@ -199,7 +210,7 @@ func (cc *clientConn) exchangeDone(keep bool) {
 	cc.started, cc.retried = false, false
 	cc.state = ccIdle
 	cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
-	if cc.c.InboundBuffered() > 0 {
+	if !cc.closed && cc.c.InboundBuffered() > 0 {
 		cc.onTraffic() // a pipelined request is waiting already
 	}
 }
@@ -265,8 +276,12 @@ func (cc *clientConn) fail(status int) {
 // closeFlushed closes the connection once gnet has written its output;
 // the timer pass checks again while some is left.
 func (cc *clientConn) closeFlushed() {
+	if cc.closed {
+		return
+	}
 	cc.state = ccClosing
-	cc.deadline = time.Time{}
+	// A client that never reads its last bytes is closed anyway.
+	cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
 	if cc.c.OutboundBuffered() == 0 {
 		cc.close()
 	}

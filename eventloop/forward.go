@@ -45,12 +45,14 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 		case equalFold(name, "content-length"):
 			continue // written once below, repeated values merged
 		case equalFold(name, "x-forwarded-for"):
-			// Appended to below, as one list.
-			if xffSeen {
-				xff = append(xff, ", "...)
+			// Appended to below, as one list; empty values add nothing.
+			if v := f.Value.Of(b); len(v) > 0 {
+				if xffSeen {
+					xff = append(xff, ", "...)
+				}
+				xff = append(xff, v...)
+				xffSeen = true
 			}
-			xff = append(xff, f.Value.Of(b)...)
-			xffSeen = true
 			continue
 		case equalFold(name, "x-forwarded-proto"), equalFold(name, "x-forwarded-host"):
 			continue // set by us

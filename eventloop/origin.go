@@ -55,13 +55,22 @@ func (oc *originConn) dialFailed(error) {
 	}
 }
 
-// send writes a request head and starts waiting for the response.
+// send writes a request head; the response is awaited from then on,
+// but its timeout starts once the request is whole (awaitResponse).
 func (oc *originConn) send(head []byte) {
 	oc.state = ocHead
 	oc.resp.Reset()
 	oc.resp.Limits = oc.l.p.opts.Limits
-	oc.deadline = oc.l.now.Add(oc.l.p.opts.Timeouts.OriginResponse)
+	oc.deadline = time.Time{}
 	_, _ = oc.c.Write(head)
+}
+
+// awaitResponse starts the response timeout: the request is sent whole,
+// so a slow upload is not the origin's delay.
+func (oc *originConn) awaitResponse() {
+	if oc.state == ocHead {
+		oc.deadline = oc.l.now.Add(oc.l.p.opts.Timeouts.OriginResponse)
+	}
 }
 
 // onTraffic runs the origin side as far as the buffered bytes allow.
@@ -83,6 +92,9 @@ func (oc *originConn) onTraffic() {
 			}
 		case ocBody:
 			n, err := oc.body.forward(buf, cc.c)
+			if oc.c == nil {
+				return // a failed write closed the client, and with it us
+			}
 			_, _ = oc.c.Discard(n)
 			if err != nil {
 				oc.broken() // a malformed chunked body: cut the client off
@@ -94,7 +106,9 @@ func (oc *originConn) onTraffic() {
 			return
 		case ocTunnel:
 			_, _ = cc.c.Write(buf)
-			_, _ = oc.c.Discard(len(buf))
+			if oc.c != nil {
+				_, _ = oc.c.Discard(len(buf))
+			}
 			return
 		default:
 			return
@@ -115,11 +129,10 @@ func (oc *originConn) readHead(buf []byte) bool {
 		fr.body, err = oc.resp.Framing(cc.method)
 	}
 	if err != nil {
-		// An invalid response is never passed on half-read: 502.
-		oc.o.failed.Add(1)
-		cc.oc, oc.cc = nil, nil
-		oc.close()
-		cc.originFailed(true, 502)
+		// An invalid response is never passed on half-read: 502. It is
+		// not retried: the origin answered, if badly (nginx and HAProxy
+		// do not retry on it by default either).
+		oc.broken()
 		return false
 	}
 	r := &oc.resp
@@ -130,6 +143,9 @@ func (oc *originConn) readHead(buf []byte) bool {
 			fr.interim = true
 			oc.l.scratch = appendResponseHead(oc.l.scratch[:0], r, buf, fr, false)
 			_, _ = cc.c.Write(oc.l.scratch)
+			if oc.c == nil {
+				return false
+			}
 		}
 		_, _ = oc.c.Discard(n)
 		oc.resp.Reset()
@@ -144,6 +160,9 @@ func (oc *originConn) readHead(buf []byte) bool {
 	oc.keep = r.KeepAlive() && fr.body.Kind != http1.BodyUntilClose && !tunnel
 	oc.l.scratch = appendResponseHead(oc.l.scratch[:0], r, buf, fr, tunnel)
 	_, _ = cc.c.Write(oc.l.scratch)
+	if oc.c == nil {
+		return false // the write failed and closed the client, and us
+	}
 	_, _ = oc.c.Discard(n)
 	cc.started = true
 	cc.keepAlive = fr.keepAlive
@@ -174,7 +193,10 @@ func (oc *originConn) finish() {
 	bodySent := cc.state == ccWait
 	oc.cc = nil
 	cc.oc = nil
-	if oc.keep && bodySent {
+	// Bytes after the response's end belong to no request: a connection
+	// holding any is closed, never pooled (they would answer the next
+	// client's request).
+	if oc.keep && bodySent && oc.c.InboundBuffered() == 0 {
 		oc.l.putIdle(oc)
 	} else {
 		oc.close()
