@@ -36,6 +36,7 @@ type clientConn struct {
 	keepAlive bool // the client keeps the connection after this exchange
 	http10    bool // the client spoke HTTP/1.0
 	retried   bool
+	bodyKept  bool // the whole request body is in head: a retry can resend it
 	started   bool // a response byte went to the client: no retry, no error page
 	inflight  bool // counted in Proxy.active
 
@@ -117,7 +118,16 @@ func (cc *clientConn) readHead() bool {
 	// A request without Host (HTTP/1.0) is sent to the origin with the
 	// origin's own address as Host, as HTTP/1.1 requires one.
 	cc.head = appendRequestHead(cc.head[:0], r, buf, cc.ip, o.addr)
-	cc.body.start(r.Body, false, limit)
+	// A small body that is here already joins the head: one write to
+	// the origin, and a copy kept whole for a retry (CONTRACT.md).
+	body := r.Body
+	cc.bodyKept = body.Kind == http1.BodyNone
+	if body.Kind == http1.BodyLength && body.Length <= smallBody && int64(len(buf)-n) >= body.Length {
+		cc.head = append(cc.head, buf[n:n+int(body.Length)]...)
+		n += int(body.Length)
+		body, cc.bodyKept = http1.Body{}, true
+	}
+	cc.body.start(body, false, limit)
 	_, _ = cc.c.Discard(n)
 	cc.deadline = time.Time{}
 	cc.connect(o)
@@ -225,7 +235,8 @@ func (cc *clientConn) endInflight() {
 // originFailed handles an origin connection that failed before any byte
 // of its response reached the client (CONTRACT.md, Retries): retried once
 // on another connection when nothing was sent yet, or when the request is
-// idempotent and had no body to resend; otherwise status goes to the client.
+// idempotent and its body (if any) is kept whole; otherwise status goes to
+// the client.
 func (cc *clientConn) originFailed(sent bool, status int) {
 	cc.oc = nil
 	if cc.closed {
@@ -235,7 +246,7 @@ func (cc *clientConn) originFailed(sent bool, status int) {
 		cc.close() // part of a response went out: the truncation must show
 		return
 	}
-	retryable := !sent || cc.method.Idempotent() && cc.req.Body.Kind == http1.BodyNone
+	retryable := !sent || cc.method.Idempotent() && cc.bodyKept
 	if o := cc.l.p.pick(cc.o); o != nil && status != 504 && retryable && !cc.retried {
 		cc.retried = true
 		cc.connect(o)

@@ -16,6 +16,9 @@ const (
 	ocTunnel               // raw bytes both ways
 )
 
+// smallBody is the largest body written together with its head.
+const smallBody = 16 << 10
+
 // originConn is the origin half of a session, on the client's loop.
 type originConn struct {
 	l  *loop
@@ -159,6 +162,15 @@ func (oc *originConn) readHead(buf []byte) bool {
 	fr.keepAlive = cc.keepAlive && !fr.dechunk && fr.body.Kind != http1.BodyUntilClose && !tunnel
 	oc.keep = r.KeepAlive() && fr.body.Kind != http1.BodyUntilClose && !tunnel
 	oc.l.scratch = appendResponseHead(oc.l.scratch[:0], r, buf, fr, tunnel)
+	// A small body that is here already goes out with its head: one
+	// write, one syscall, for the common small response.
+	whole := fr.body.Kind == http1.BodyLength && fr.body.Length <= smallBody &&
+		int64(len(buf)-n) >= fr.body.Length
+	if whole {
+		oc.l.scratch = append(oc.l.scratch, buf[n:n+int(fr.body.Length)]...)
+		n += int(fr.body.Length)
+		fr.body = http1.Body{}
+	}
 	_, _ = cc.c.Write(oc.l.scratch)
 	if oc.c == nil {
 		return false // the write failed and closed the client, and us
