@@ -22,5 +22,12 @@
 // every connection of the loop and are valid only inside the callback that
 // peeked them; anything kept longer is copied into the session's own buffer.
 //
-// Filled by issue 3 (the proxy); until then this package holds only this doc.
+// Files: proxy.go (the engine, the gnet callbacks, counters), loop.go
+// (per-loop state: timers, idle origin connections, dialing), client.go and
+// origin.go (the two halves of a session, each a small state machine),
+// body.go (streaming a body by its framing), forward.go (the heads the
+// proxy writes: the proxy duties of RFC 9110 §7.6).
+//
+// Known gap (issue 3): no pause-read yet, so a slow reader on one side
+// lets gnet buffer what the other side sends.
 package eventloop
