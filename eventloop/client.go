@@ -36,9 +36,10 @@ type clientConn struct {
 	keepAlive bool // the client keeps the connection after this exchange
 	http10    bool // the client spoke HTTP/1.0
 	retried   bool
-	bodyKept  bool // the whole request body is in head: a retry can resend it
-	started   bool // a response byte went to the client: no retry, no error page
-	inflight  bool // counted in Proxy.active
+	bodyKept  bool     // the whole request body is in head: a retry can resend it
+	started   bool     // a response byte went to the client: no retry, no error page
+	inflight  bool     // counted in Proxy.active
+	pause     pausable // reading paused while the origin is slow to take the upload
 
 	deadline time.Time
 	closed   bool
@@ -177,6 +178,7 @@ func (cc *clientConn) forwardBody() bool {
 		return false // the write failed; the close handlers took over
 	}
 	_, _ = cc.c.Discard(n)
+	cc.l.throttle(cc.c, &cc.pause, oc.c)
 	// A body that stops arriving frees its origin connection after
 	// ClientIdle without progress (nginx's client_body_timeout).
 	cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
@@ -201,14 +203,16 @@ func (cc *clientConn) tunnel() {
 	buf, _ := cc.c.Peek(-1)
 	if len(buf) > 0 && cc.oc != nil && cc.oc.c != nil {
 		_, _ = cc.oc.c.Write(buf)
-		if !cc.closed {
+		if !cc.closed && cc.oc != nil {
 			_, _ = cc.c.Discard(len(buf))
+			cc.l.throttle(cc.c, &cc.pause, cc.oc.c)
 		}
 	}
 }
 
 // exchangeDone ends an exchange whose response reached the client whole.
 func (cc *clientConn) exchangeDone(keep bool) {
+	cc.l.unpause(&cc.pause, false)
 	cc.l.p.clientSuccess.Add(1)
 	cc.oc, cc.o = nil, nil
 	cc.endInflight()
@@ -319,6 +323,10 @@ func (cc *clientConn) timeout() {
 func (cc *clientConn) onClose(error) {
 	cc.closed = true
 	delete(cc.l.clients, cc)
+	cc.l.unpause(&cc.pause, true)
+	if cc.oc != nil && cc.oc.c != nil {
+		cc.l.unpause(&cc.oc.pause, false) // its sink is gone
+	}
 	if cc.inflight {
 		cc.l.p.clientFailed.Add(1)
 		cc.endInflight()

@@ -21,19 +21,33 @@ type loop struct {
 	// idle origin connections per origin ID, newest last (reused first).
 	idle map[int][]*originConn
 
-	now     time.Time   // refreshed by each tick and each accepted connection
-	ticking atomic.Bool // a tick is posted and not yet run
-	scratch []byte      // builds heads; valid until the next build
+	// paused sources and the sinks they wait for (pause.go); epfd is
+	// the loop's epoll descriptor, -1 when it could not be found.
+	paused map[*pausable]pauseEntry
+	epfd   int
+
+	now      time.Time   // refreshed by each tick and each accepted connection
+	lastScan time.Time   // the last full timeout scan
+	ticking  atomic.Bool // a tick is posted and not yet run
+	scratch  []byte      // builds heads; valid until the next build
 }
 
 func newLoop(p *Proxy, el gnet.EventLoop) *loop {
-	return &loop{
+	l := &loop{
 		p: p, el: el, now: time.Now(),
 		clients: map[*clientConn]struct{}{},
 		origins: map[*originConn]struct{}{},
 		idle:    map[int][]*originConn{},
+		paused:  map[*pausable]pauseEntry{},
 		scratch: make([]byte, 0, 4096),
 	}
+	fd, err := epollFD(el)
+	if err != nil {
+		p.log.Warn("backpressure disabled: gnet's epoll descriptor not found", "err", err)
+		fd = -1
+	}
+	l.epfd = fd
+	return l
 }
 
 // postTick asks the loop to run its timers; one pending tick at most.
@@ -52,6 +66,11 @@ func (l *loop) postTick(now time.Time) {
 // resolution (100 ms), which is all they need.
 func (l *loop) tick(now time.Time) {
 	l.now = now
+	l.resumeDrained()
+	if now.Sub(l.lastScan) < tickEvery {
+		return // a fast pass for paused sessions only
+	}
+	l.lastScan = now
 	for cc := range l.clients {
 		switch {
 		case cc.state == ccClosing && cc.c.OutboundBuffered() == 0:

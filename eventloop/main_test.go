@@ -47,6 +47,9 @@ const ioTimeout = 5 * time.Second
 // mean enrolls that never returned. The pool's own purge and ticktock
 // goroutines start at package init, so they are in the start set.
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		runChildProxy() // the memory tests' proxy process; never returns
+	}
 	base := goroutines()
 	code := m.Run()
 	if err := waitStops(15 * time.Second); err != nil {

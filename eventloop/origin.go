@@ -32,6 +32,7 @@ type originConn struct {
 	body     body
 	keep     bool // the origin keeps the connection after this response
 	deadline time.Time
+	pause    pausable // reading paused while the client is slow to take the response
 }
 
 // opened runs on the loop when a dialed connection is enrolled.
@@ -105,12 +106,15 @@ func (oc *originConn) onTraffic() {
 			}
 			if oc.body.done() {
 				oc.finish()
+				return
 			}
+			oc.l.throttle(oc.c, &oc.pause, cc.c)
 			return
 		case ocTunnel:
 			_, _ = cc.c.Write(buf)
-			if oc.c != nil {
+			if oc.c != nil && !cc.closed {
 				_, _ = oc.c.Discard(len(buf))
+				oc.l.throttle(oc.c, &oc.pause, cc.c)
 			}
 			return
 		default:
@@ -203,6 +207,7 @@ func (oc *originConn) finish() {
 	// A response may come before the request body ended (an early 413):
 	// then neither connection can carry another exchange.
 	bodySent := cc.state == ccWait
+	oc.l.unpause(&oc.pause, false)
 	oc.cc = nil
 	cc.oc = nil
 	// Bytes after the response's end belong to no request: a connection
@@ -251,6 +256,10 @@ func (oc *originConn) close() {
 // onClose: the origin connection is gone.
 func (oc *originConn) onClose(error) {
 	delete(oc.l.origins, oc)
+	oc.l.unpause(&oc.pause, true)
+	if oc.cc != nil && !oc.cc.closed {
+		oc.l.unpause(&oc.cc.pause, false) // its sink is gone
+	}
 	if oc.state == ocIdle {
 		oc.l.dropIdle(oc)
 	}

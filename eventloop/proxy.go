@@ -81,6 +81,9 @@ type Proxy struct {
 	booted   chan struct{}
 	draining atomic.Bool
 	active   atomic.Int64 // client connections with a request in flight
+	// pausedSides counts paused sources (pause.go); while any is, the
+	// timer ticks fast to resume them as soon as their sink drains.
+	pausedSides atomic.Int64
 
 	loopsMu sync.Mutex
 	loops   map[gnet.EventLoop]*loop
@@ -253,8 +256,13 @@ func (p *Proxy) OnClose(c gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// tickEvery is the timer resolution: timeouts need about 100 ms.
-const tickEvery = 100 * time.Millisecond
+// tickEvery is the timer resolution: timeouts need about 100 ms. While a
+// source is paused, passes run every pauseTick so that it resumes soon
+// after its sink drains (a few ms of a socket's worth of data).
+const (
+	tickEvery = 100 * time.Millisecond
+	pauseTick = 2 * time.Millisecond
+)
 
 // OnTick runs on a goroutine of its own: it posts a timer pass to each loop.
 func (p *Proxy) OnTick() (time.Duration, gnet.Action) {
@@ -263,6 +271,9 @@ func (p *Proxy) OnTick() (time.Duration, gnet.Action) {
 		for _, l := range *list {
 			l.postTick(now)
 		}
+	}
+	if p.pausedSides.Load() > 0 {
+		return pauseTick, gnet.None
 	}
 	return tickEvery, gnet.None
 }

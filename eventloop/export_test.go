@@ -1,0 +1,4 @@
+package eventloop
+
+// EpollFD exposes the backpressure hook to the black-box tests.
+var EpollFD = epollFD
