@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeloop/edgeloop/http1"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -30,6 +31,9 @@ type loop struct {
 	lastScan time.Time   // the last full timeout scan
 	ticking  atomic.Bool // a tick is posted and not yet run
 	scratch  []byte      // builds heads; valid until the next build
+
+	reqFree  []*http1.Request // parsers of finished requests, for reuse
+	headFree [][]byte         // buffers of forwarded heads, for reuse
 }
 
 func newLoop(p *Proxy, el gnet.EventLoop) *loop {
@@ -48,6 +52,39 @@ func newLoop(p *Proxy, el gnet.EventLoop) *loop {
 	}
 	l.epfd = fd
 	return l
+}
+
+// getRequest takes a request parser and a head buffer from the loop's
+// free lists (or makes them): held only while a request is in progress.
+func (l *loop) getRequest() (*http1.Request, []byte) {
+	var r *http1.Request
+	if n := len(l.reqFree); n > 0 {
+		r = l.reqFree[n-1]
+		l.reqFree = l.reqFree[:n-1]
+	} else {
+		r = &http1.Request{}
+	}
+	r.Reset()
+	r.Limits = l.p.opts.Limits
+	var head []byte
+	if n := len(l.headFree); n > 0 {
+		head = l.headFree[n-1]
+		l.headFree = l.headFree[:n-1]
+	}
+	return r, head
+}
+
+// maxFree bounds each free list: beyond it, the GC takes the rest.
+const maxFree = 1024
+
+// putRequest gives them back.
+func (l *loop) putRequest(r *http1.Request, head []byte) {
+	if len(l.reqFree) < maxFree {
+		l.reqFree = append(l.reqFree, r)
+	}
+	if head != nil && cap(head) <= 64<<10 && len(l.headFree) < maxFree {
+		l.headFree = append(l.headFree, head[:0])
+	}
 }
 
 // postTick asks the loop to run its timers; one pending tick at most.
