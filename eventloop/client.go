@@ -47,6 +47,16 @@ type clientConn struct {
 
 	deadline time.Time
 	closed   bool
+
+	// For the access log only (Options.AccessLog).
+	access accessEntry
+}
+
+// accessEntry is what the access log line says of one exchange.
+type accessEntry struct {
+	start          time.Time
+	method, target string
+	status         int
 }
 
 func (l *loop) newClient(c gnet.Conn) *clientConn {
@@ -93,6 +103,9 @@ func (cc *clientConn) readHead() bool {
 		cc.state = ccHead
 		cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientHead)
 		cc.req, cc.head = cc.l.getRequest()
+		if cc.l.p.opts.AccessLog {
+			cc.access.start = time.Now()
+		}
 	}
 	n, err := cc.req.Parse(buf)
 	if err == http1.ErrNeedMore {
@@ -109,6 +122,9 @@ func (cc *clientConn) readHead() bool {
 		return false
 	}
 	cc.method, cc.http10, cc.keepAlive = r.MethodKind, !r.Is11(), r.KeepAlive()
+	if cc.l.p.opts.AccessLog {
+		cc.access.method, cc.access.target = string(r.Method.Of(buf)), string(r.Target.Of(buf))
+	}
 	if !cc.inflight {
 		cc.inflight = true
 		cc.l.p.active.Add(1)
@@ -218,6 +234,7 @@ func (cc *clientConn) tunnel() {
 func (cc *clientConn) exchangeDone(keep bool) {
 	cc.l.unpause(&cc.pause, false)
 	cc.l.p.clientSuccess.Add(1)
+	cc.logAccess()
 	cc.oc, cc.o = nil, nil
 	cc.endInflight()
 	if !keep || !cc.keepAlive || cc.l.p.draining.Load() {
@@ -294,6 +311,10 @@ func (cc *clientConn) fail(status int) {
 	cc.l.p.clientFailed.Add(1)
 	cc.endInflight()
 	if !cc.started {
+		cc.access.status = status
+	}
+	cc.logAccess()
+	if !cc.started {
 		cc.l.scratch = appendError(cc.l.scratch[:0], status)
 		_, _ = cc.c.Write(cc.l.scratch)
 	}
@@ -350,4 +371,19 @@ func (cc *clientConn) onClose(error) {
 		}
 		cc.dropOrigin()
 	}
+}
+
+// logAccess writes the access log line of the exchange that ends.
+func (cc *clientConn) logAccess() {
+	a := &cc.access
+	if !cc.l.p.opts.AccessLog || a.start.IsZero() {
+		return
+	}
+	origin := ""
+	if cc.o != nil {
+		origin = cc.o.addr
+	}
+	cc.l.p.log.Info("access", "client", cc.ip, "method", a.method, "target", a.target,
+		"status", a.status, "origin", origin, "ms", float64(time.Since(a.start).Microseconds())/1000)
+	*a = accessEntry{}
 }

@@ -181,6 +181,7 @@ func (oc *originConn) readHead(buf []byte) bool {
 	}
 	_, _ = oc.c.Discard(n)
 	cc.started = true
+	cc.access.status = r.Status
 	cc.keepAlive = fr.keepAlive
 	oc.deadline = time.Time{}
 	if tunnel {

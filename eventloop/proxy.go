@@ -52,6 +52,10 @@ type Options struct {
 	MaxBodyBytes  int64 // 0 = unlimited; larger request bodies get 413
 	IdlePerOrigin int   // idle connections kept per origin per loop; 0 = 64
 	Logger        *slog.Logger
+	// AccessLog writes one line per request to Logger (level INFO): the
+	// client, method, target, status, origin and duration. Off, the
+	// request path allocates nothing for it.
+	AccessLog bool
 }
 
 // origin is one server of the pool, with its counters.
