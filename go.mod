@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/valyala/fasthttp v1.78.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (

@@ -1,0 +1,203 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// fileConfig mirrors the YAML file; durations and sizes stay strings
+// until apply, so each error can name its key.
+type fileConfig struct {
+	Listen       *string              `yaml:"listen"`
+	Admin        *string              `yaml:"admin"`
+	AdminToken   *string              `yaml:"admin_token"`
+	WorkerListen *string              `yaml:"worker_listen"`
+	State        *string              `yaml:"state"`
+	Loops        *int                 `yaml:"loops"`
+	LogFormat    *string              `yaml:"log_format"`
+	AccessLog    *bool                `yaml:"access_log"`
+	Timeouts     map[string]string    `yaml:"timeouts"`
+	Limits       map[string]string    `yaml:"limits"`
+	Pools        map[string]*filePool `yaml:"pools"`
+	Routes       []fileRoute          `yaml:"routes"`
+}
+
+type filePool struct {
+	Kind    string       `yaml:"kind"`
+	Balance string       `yaml:"balance"`
+	Servers []fileServer `yaml:"servers"`
+}
+
+type fileServer struct {
+	URL    string `yaml:"url"`
+	Weight *int   `yaml:"weight"`
+}
+
+type fileRoute struct {
+	Host       string `yaml:"host"`
+	PathPrefix string `yaml:"path_prefix"`
+	Pool       string `yaml:"pool"`
+}
+
+var balances = map[string]bool{"round_robin": true, "least_conn": true, "p2c_ewma": true, "hash": true}
+
+func (f *fileConfig) apply(c *Config) error {
+	setStr := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setStr(&c.Listen, f.Listen)
+	setStr(&c.Admin, f.Admin)
+	setStr(&c.AdminToken, f.AdminToken)
+	setStr(&c.WorkerListen, f.WorkerListen)
+	setStr(&c.State, f.State)
+	setStr(&c.LogFormat, f.LogFormat)
+	if f.Loops != nil {
+		c.Loops = *f.Loops
+	}
+	if f.AccessLog != nil {
+		c.AccessLog = *f.AccessLog
+	}
+	if err := applyTimeouts(&c.Timeouts, f.Timeouts); err != nil {
+		return err
+	}
+	if err := applyLimits(&c.Limits, f.Limits); err != nil {
+		return err
+	}
+	if err := applyPools(c, f.Pools); err != nil {
+		return err
+	}
+	for i, r := range f.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if !strings.HasPrefix(r.PathPrefix, "/") {
+			return errf(key+".path_prefix", "%q: must start with /", r.PathPrefix)
+		}
+		if c.Pools[r.Pool] == nil {
+			return errf(key+".pool", "%q: no such pool", r.Pool)
+		}
+		c.Routes = append(c.Routes, Route{Host: r.Host, PathPrefix: r.PathPrefix, Pool: r.Pool})
+	}
+	return nil
+}
+
+func applyTimeouts(t *Timeouts, m map[string]string) error {
+	fields := map[string]*time.Duration{
+		"client_head": &t.ClientHead, "client_idle": &t.ClientIdle, "origin_connect": &t.OriginConnect,
+		"origin_response": &t.OriginResponse, "origin_idle": &t.OriginIdle, "drain": &t.Drain,
+	}
+	for _, k := range sortedKeys(m) {
+		dst, ok := fields[k]
+		if !ok {
+			return errf("timeouts."+k, "unknown key")
+		}
+		d, err := time.ParseDuration(m[k])
+		if err != nil || d <= 0 {
+			return errf("timeouts."+k, "%q: want a positive duration such as 10s", m[k])
+		}
+		*dst = d
+	}
+	return nil
+}
+
+func applyLimits(l *Limits, m map[string]string) error {
+	ints := map[string]*int{
+		"max_request_line": &l.MaxRequestLine, "max_header_bytes": &l.MaxHeaderBytes,
+		"max_fields": &l.MaxFields, "idle_per_origin": &l.IdlePerOrigin,
+	}
+	sizes := map[string]*int64{"max_body_bytes": &l.MaxBodyBytes, "retry_body_bytes": &l.RetryBodyBytes}
+	for _, k := range sortedKeys(m) {
+		n, err := parseSize(m[k])
+		if err != nil {
+			return errf("limits."+k, "%q: %s", m[k], err)
+		}
+		switch {
+		case sizes[k] != nil:
+			*sizes[k] = n
+		case ints[k] != nil:
+			if k == "max_fields" && (n < 1 || n > 256) {
+				return errf("limits."+k, "%d: want 1-256", n)
+			}
+			if k != "idle_per_origin" && n == 0 {
+				return errf("limits."+k, "must be more than 0")
+			}
+			*ints[k] = int(n)
+		default:
+			return errf("limits."+k, "unknown key")
+		}
+	}
+	return nil
+}
+
+// parseSize reads "512", "64KiB", "10MiB", "1GiB" (binary units only).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if v, ok := strings.CutSuffix(s, suffix); ok {
+			s, mult = strings.TrimSpace(v), m
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("want a size such as 512, 64KiB, 10MiB or 1GiB")
+	}
+	return n * mult, nil
+}
+
+func applyPools(c *Config, pools map[string]*filePool) error {
+	for _, name := range sortedKeys(pools) {
+		fp := pools[name]
+		key := "pools." + name
+		if fp == nil {
+			fp = &filePool{}
+		}
+		p := &Pool{Kind: fp.Kind, Balance: fp.Balance}
+		if p.Balance == "" {
+			p.Balance = "round_robin"
+		}
+		if !balances[p.Balance] {
+			return errf(key+".balance", "%q: want round_robin, least_conn, p2c_ewma or hash", p.Balance)
+		}
+		if p.Kind != "" && p.Kind != "pull" {
+			return errf(key+".kind", "%q: want pull, or no kind", p.Kind)
+		}
+		if p.Kind == "pull" && len(fp.Servers) > 0 {
+			return errf(key+".servers", "a pull pool has no servers: its workers fetch requests")
+		}
+		seen := map[string]bool{}
+		for i, s := range fp.Servers {
+			skey := fmt.Sprintf("%s.servers[%d]", key, i)
+			host, port, err := parseOrigin(s.URL)
+			if err != nil {
+				return errf(skey+".url", "%q: %s", s.URL, err)
+			}
+			if seen[s.URL] {
+				return errf(skey+".url", "%q: listed twice", s.URL)
+			}
+			seen[s.URL] = true
+			w := 1
+			if s.Weight != nil {
+				w = *s.Weight
+			}
+			if w < 1 || w > 1000 {
+				return errf(skey+".weight", "%d: want 1-1000", w)
+			}
+			p.Servers = append(p.Servers, Server{URL: s.URL, Weight: w, Host: host, Port: port})
+		}
+		c.Pools[name] = p
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

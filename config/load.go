@@ -1,0 +1,309 @@
+// Package config turns edgeloop's command line and YAML file
+// (CONTRACT.md, "edgeloop") into a validated Config. It owns no sockets
+// and starts nothing; cmd/edgeloop wires what it returns.
+//
+// Imports: the standard library and gopkg.in/yaml.v3; nothing of ours.
+// Every error is an *Error naming the key (a dotted YAML path, or a flag
+// as "-name"), one line, so that edgeloop can print it and exit 2.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is a bad flag or config value: Key names it, Msg says what is
+// wrong. Error() is one line.
+type Error struct{ Key, Msg string }
+
+func (e *Error) Error() string {
+	return "config: " + e.Key + ": " + strings.ReplaceAll(e.Msg, "\n", " ")
+}
+
+func errf(key, format string, args ...any) *Error {
+	return &Error{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Config is the whole configuration, defaults applied and validated.
+type Config struct {
+	Listen       string
+	Admin        string
+	AdminToken   string
+	WorkerListen string
+	State        string
+	Loops        int // 0 = one per CPU
+	LogFormat    string
+	AccessLog    bool
+	Timeouts     Timeouts
+	Limits       Limits
+	Pools        map[string]*Pool // always holds "default"
+	Routes       []Route
+	Origins      []string // -origin URLs, in order, validated
+	Check        bool
+	Version      bool
+	ConfigFile   string
+}
+
+// Timeouts (key "timeouts"): Go durations, each > 0.
+type Timeouts struct {
+	ClientHead, ClientIdle, OriginConnect, OriginResponse, OriginIdle, Drain time.Duration
+}
+
+// Limits (key "limits").
+type Limits struct {
+	MaxRequestLine int
+	MaxHeaderBytes int
+	MaxFields      int
+	MaxBodyBytes   int64 // 0 = unlimited
+	RetryBodyBytes int64
+	IdlePerOrigin  int
+}
+
+// Pool is a named pool of origins.
+type Pool struct {
+	Kind    string // "" (servers are dialed) or "pull" (workers fetch)
+	Balance string // round_robin, least_conn, p2c_ewma, hash
+	Servers []Server
+}
+
+// Server is one origin of a pool.
+type Server struct {
+	URL    string
+	Weight int // 1-1000
+	Host   string
+	Port   int
+}
+
+// Route sends requests to a pool by host and longest path prefix.
+type Route struct{ Host, PathPrefix, Pool string }
+
+// Defaults returns the configuration with no flag and no file.
+func Defaults() *Config {
+	return &Config{
+		Listen: ":8080", Admin: "127.0.0.1:8687", State: "edgeloop.state.json", LogFormat: "text",
+		Timeouts: Timeouts{
+			ClientHead: 10 * time.Second, ClientIdle: 60 * time.Second, OriginConnect: 2 * time.Second,
+			OriginResponse: 30 * time.Second, OriginIdle: 60 * time.Second, Drain: 30 * time.Second,
+		},
+		Limits: Limits{
+			MaxRequestLine: 8192, MaxHeaderBytes: 16384, MaxFields: 100,
+			RetryBodyBytes: 64 << 10, IdlePerOrigin: 64,
+		},
+		Pools: map[string]*Pool{"default": {Balance: "round_robin"}},
+	}
+}
+
+// Usage is the flags' help text.
+func Usage() string {
+	var b bytes.Buffer
+	fs, _ := newFlags(Defaults())
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	return b.String()
+}
+
+// flagValues holds what the flags set, before they are laid over the file.
+type flagValues struct {
+	config, listen, admin, state, logFormat *string
+	loops                                   *int
+	check, version                          *bool
+	origins                                 *originList
+}
+
+type originList []string
+
+func (o *originList) String() string     { return strings.Join(*o, ",") }
+func (o *originList) Set(v string) error { *o = append(*o, v); return nil }
+
+func newFlags(d *Config) (*flag.FlagSet, *flagValues) {
+	fs := flag.NewFlagSet("edgeloop", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	v := &flagValues{
+		config:    fs.String("config", "", "YAML configuration `file`"),
+		listen:    fs.String("listen", d.Listen, "client `address`"),
+		admin:     fs.String("admin", d.Admin, "management API `address`"),
+		state:     fs.String("state", d.State, "state `file` of dynamic pool changes"),
+		logFormat: fs.String("log-format", d.LogFormat, "log format: text or json"),
+		loops:     fs.Int("loops", d.Loops, "event loops (0 = one per CPU)"),
+		check:     fs.Bool("check", false, "validate the configuration and exit"),
+		version:   fs.Bool("version", false, "print the version and exit"),
+		origins:   &originList{},
+	}
+	fs.Var(v.origins, "origin", "origin `URL` added to pool default (repeatable)")
+	return fs, v
+}
+
+// Load reads the flags in args, then the -config file if one is named,
+// then lays the flags given over the file; it validates everything.
+func Load(args []string) (*Config, error) {
+	cfg := Defaults()
+	fs, fv := newFlags(cfg)
+	if err := fs.Parse(args); err != nil {
+		return nil, flagError(err)
+	}
+	if fs.NArg() > 0 {
+		return nil, errf(fs.Arg(0), "unexpected argument")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *fv.config != "" {
+		cfg.ConfigFile = *fv.config
+		if err := cfg.readFile(*fv.config); err != nil {
+			return nil, err
+		}
+	}
+	if set["listen"] {
+		cfg.Listen = *fv.listen
+	}
+	if set["admin"] {
+		cfg.Admin = *fv.admin
+	}
+	if set["state"] {
+		cfg.State = *fv.state
+	}
+	if set["log-format"] {
+		cfg.LogFormat = *fv.logFormat
+	}
+	if set["loops"] {
+		cfg.Loops = *fv.loops
+	}
+	cfg.Check, cfg.Version = *fv.check, *fv.version
+	for _, u := range *fv.origins {
+		if _, _, err := parseOrigin(u); err != nil {
+			return nil, errf("-origin", "%q: %s", u, err)
+		}
+		cfg.Origins = append(cfg.Origins, u)
+	}
+	if err := cfg.validate(set); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// flagError names the flag a parse error is about.
+func flagError(err error) *Error {
+	msg := err.Error()
+	if _, rest, ok := strings.Cut(msg, "-"); ok && strings.Contains(msg, "flag") {
+		name, _, _ := strings.Cut(rest, " ")
+		name = strings.TrimRight(name, ":")
+		return &Error{Key: "-" + name, Msg: msg}
+	}
+	return &Error{Key: "flags", Msg: msg}
+}
+
+func (c *Config) validate(set map[string]bool) error {
+	key := func(name, flagName string) string {
+		if set[flagName] {
+			return "-" + flagName
+		}
+		return name
+	}
+	if err := checkAddr(c.Listen, true); err != nil {
+		return errf(key("listen", "listen"), "%q: %s", c.Listen, err)
+	}
+	if err := checkAddr(c.Admin, false); err != nil {
+		return errf(key("admin", "admin"), "%q: %s", c.Admin, err)
+	}
+	if host, _, _ := net.SplitHostPort(c.Admin); !isLoopback(host) && c.AdminToken == "" {
+		return errf(key("admin", "admin"), "%q is not a loopback address: set admin_token", c.Admin)
+	}
+	if c.WorkerListen != "" {
+		if err := checkAddr(c.WorkerListen, true); err != nil {
+			return errf("worker_listen", "%q: %s", c.WorkerListen, err)
+		}
+	}
+	if c.Loops < 0 {
+		return errf(key("loops", "loops"), "%d: must be 0 (one per CPU) or more", c.Loops)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return errf(key("log_format", "log-format"), "%q: want text or json", c.LogFormat)
+	}
+	if c.State == "" {
+		return errf(key("state", "state"), "must not be empty")
+	}
+	return nil
+}
+
+func checkAddr(a string, emptyHostOK bool) error {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if host == "" && !emptyHostOK {
+		return errors.New("want a host")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("port must be 0-65535")
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// parseOrigin checks an origin URL: http, a host, no path, query or
+// userinfo; no port means 80 (CONTRACT.md).
+func parseOrigin(raw string) (host string, port int, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", 0, errors.New("not a URL")
+	}
+	switch {
+	case u.Scheme == "https":
+		return "", 0, errors.New("https origins are not supported yet")
+	case u.Scheme != "http":
+		return "", 0, errors.New("scheme must be http")
+	case u.Hostname() == "":
+		return "", 0, errors.New("no host")
+	case u.User != nil, u.RawQuery != "", u.Fragment != "", u.Path != "" && u.Path != "/":
+		return "", 0, errors.New("only scheme, host and port are allowed")
+	}
+	port = 80
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
+			return "", 0, errors.New("port must be 1-65535")
+		}
+	}
+	return u.Hostname(), port, nil
+}
+
+// readFile decodes the YAML file over the defaults.
+func (c *Config) readFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return errf("-config", "%s", err)
+	}
+	var f fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return yamlError(path, err)
+	}
+	return f.apply(c)
+}
+
+// yamlError turns yaml.v3's messages into one line naming the key.
+func yamlError(path string, err error) *Error {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	if i := strings.Index(msg, "field "); i >= 0 && strings.Contains(msg, "not found in type") {
+		name, _, _ := strings.Cut(msg[i+len("field "):], " ")
+		return &Error{Key: name, Msg: "unknown key (" + msg + ")"}
+	}
+	return &Error{Key: path, Msg: msg}
+}

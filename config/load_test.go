@@ -1,0 +1,144 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "edgeloop.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != ":8080" || c.Admin != "127.0.0.1:8687" || c.State != "edgeloop.state.json" ||
+		c.Timeouts.ClientHead != 10*time.Second || c.Limits.MaxFields != 100 || c.Pools["default"] == nil {
+		t.Fatalf("%+v", c)
+	}
+}
+
+// The example documents every key with its default: loading it gives
+// exactly the defaults, so the two cannot drift apart.
+func TestExampleIsDefaults(t *testing.T) {
+	c, err := Load([]string{"-config", "../edgeloop.example.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ConfigFile = ""
+	if d := Defaults(); !reflect.DeepEqual(c, d) {
+		t.Fatalf("example differs from defaults:\n%+v\n%+v", c, d)
+	}
+}
+
+func TestFlagsOverrideFile(t *testing.T) {
+	p := writeFile(t, "listen: 127.0.0.1:9999\nloops: 3\npools:\n  default:\n    servers:\n      - url: http://127.0.0.1:9000\n        weight: 5\n")
+	c, err := Load([]string{"-config", p, "-loops", "1", "-origin", "http://127.0.0.1:9001", "-origin", "http://localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9999" || c.Loops != 1 {
+		t.Fatalf("listen %q loops %d", c.Listen, c.Loops)
+	}
+	s := c.Pools["default"].Servers
+	if len(s) != 1 || s[0].Host != "127.0.0.1" || s[0].Port != 9000 || s[0].Weight != 5 {
+		t.Fatalf("servers %+v", s)
+	}
+	if strings.Join(c.Origins, " ") != "http://127.0.0.1:9001 http://localhost" {
+		t.Fatalf("origins %q", c.Origins)
+	}
+}
+
+func TestSizesAndDurations(t *testing.T) {
+	p := writeFile(t, "timeouts:\n  client_head: 1500ms\nlimits:\n  max_body_bytes: 10MiB\n  retry_body_bytes: 512\n")
+	c, err := Load([]string{"-config", p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Timeouts.ClientHead != 1500*time.Millisecond || c.Limits.MaxBodyBytes != 10<<20 || c.Limits.RetryBodyBytes != 512 {
+		t.Fatalf("%+v %+v", c.Timeouts, c.Limits)
+	}
+}
+
+// Every bad input names its key, in one line, and nothing is returned.
+func TestErrorsNameTheKey(t *testing.T) {
+	cases := []struct {
+		args []string
+		file string
+		key  string
+	}{
+		{args: []string{"-loops", "-1"}, key: "-loops"},
+		{args: []string{"-loops", "x"}, key: "-loops"},
+		{args: []string{"-nope"}, key: "-nope"},
+		{args: []string{"-listen", "8080"}, key: "-listen"},
+		{args: []string{"-admin", "0.0.0.0:8687"}, key: "-admin"},
+		{args: []string{"-origin", "https://a"}, key: "-origin"},
+		{args: []string{"-origin", "http://a/path"}, key: "-origin"},
+		{args: []string{"-log-format", "xml"}, key: "-log-format"},
+		{args: []string{"-config", "/nonexistent/edgeloop.yaml"}, key: "-config"},
+		{args: []string{"stray"}, key: "stray"},
+		{file: "loops: -2\n", key: "loops"},
+		{file: "lisen: :80\n", key: "lisen"},
+		{file: "timeouts:\n  client_head: 10x\n", key: "timeouts.client_head"},
+		{file: "timeouts:\n  client_heed: 10s\n", key: "timeouts.client_heed"},
+		{file: "limits:\n  max_fields: 300\n", key: "limits.max_fields"},
+		{file: "limits:\n  max_body_bytes: 10MB\n", key: "limits.max_body_bytes"},
+		{file: "pools:\n  default:\n    balance: random\n", key: "pools.default.balance"},
+		{file: "pools:\n  default:\n    servers:\n      - url: http://a:1\n        weight: 0\n", key: "pools.default.servers[0].weight"},
+		{file: "pools:\n  default:\n    servers:\n      - url: http://a:1\n      - url: http://a:1\n", key: "pools.default.servers[1].url"},
+		{file: "pools:\n  default:\n    servers:\n      - url: ftp://a\n", key: "pools.default.servers[0].url"},
+		{file: "pools:\n  jobs:\n    kind: pull\n    servers:\n      - url: http://a:1\n", key: "pools.jobs.servers"},
+		{file: "pools:\n  jobs:\n    kind: push\n", key: "pools.jobs.kind"},
+		{file: "routes:\n  - path_prefix: /x/\n    pool: nope\n", key: "routes[0].pool"},
+		{file: "routes:\n  - path_prefix: x\n    pool: default\n", key: "routes[0].path_prefix"},
+		{file: "admin: 10.1.2.3:8687\n", key: "admin"},
+		{file: "listen: [\n", key: "FILE"},
+	}
+	for _, tc := range cases {
+		args := tc.args
+		key := tc.key
+		if tc.file != "" {
+			p := writeFile(t, tc.file)
+			args = append([]string{"-config", p}, args...)
+			if key == "FILE" {
+				key = p
+			}
+		}
+		c, err := Load(args)
+		e, ok := err.(*Error)
+		if !ok || c != nil {
+			t.Errorf("%v %q: got %v, %v; want an *Error", tc.args, tc.file, c, err)
+			continue
+		}
+		if e.Key != key || strings.Contains(e.Error(), "\n") || !strings.HasPrefix(e.Error(), "config: ") {
+			t.Errorf("%v %q: %q (key %q), want key %q", tc.args, tc.file, e.Error(), e.Key, key)
+		}
+	}
+}
+
+func TestNonLoopbackAdminWithToken(t *testing.T) {
+	p := writeFile(t, "admin: 0.0.0.0:8687\nadmin_token: s3cret\n")
+	if _, err := Load([]string{"-config", p}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUsageListsFlags(t *testing.T) {
+	u := Usage()
+	for _, f := range []string{"-config", "-listen", "-admin", "-origin", "-loops", "-state", "-check", "-version", "-log-format"} {
+		if !strings.Contains(u, f) {
+			t.Errorf("usage lacks %s", f)
+		}
+	}
+}
