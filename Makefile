@@ -24,10 +24,18 @@ test: vet fmt-check race-toolchain
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'Alloc|Memory' ./...
 
-# run: builds and starts edgeloop on :8080 with the demo origin, once
-# issue 3 lands; until then it builds and says so.
+# run: builds, starts bin/origin on 127.0.0.1:9000 and edgeloop on :8080
+# in front of it (state under .run/), and prints where to curl. Ctrl-C
+# stops both.
 run: build
-	@echo "edgeloop: the proxy is not built yet (issue 3); 'make run' will start it on :8080 with bin/origin"
+	@mkdir -p .run; \
+	bin/origin -listen 127.0.0.1:9000 2>>.run/origin.log & opid=$$!; \
+	trap 'kill $$opid 2>/dev/null' EXIT INT TERM; \
+	echo "edgeloop on :8080 in front of the demo origin 127.0.0.1:9000"; \
+	echo "  curl -i http://127.0.0.1:8080/            # Hello, World! through the proxy"; \
+	echo "  curl -i http://127.0.0.1:8687/healthz     # admin"; \
+	echo "Ctrl-C stops both; logs: stderr (edgeloop), .run/origin.log"; \
+	bin/edgeloop -listen :8080 -admin 127.0.0.1:8687 -origin http://127.0.0.1:9000 -state .run/edgeloop.state.json
 
 # bench: the parser micro-benchmarks until the bench issue brings the
 # side-by-side proxy benchmark (edgeloop, nginx, HAProxy).
