@@ -131,6 +131,7 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) eventloop.Options {
 		MaxBodyBytes:  cfg.Limits.MaxBodyBytes,
 		IdlePerOrigin: cfg.Limits.IdlePerOrigin,
 		Logger:        log,
+		AccessLog:     cfg.AccessLog,
 	}
 }
 
