@@ -26,8 +26,11 @@ type originConn struct {
 	o  *origin
 	cc *clientConn // the client served; nil when idle
 
-	state    uint8
-	reused   bool // taken from the idle list: the origin may have closed it meanwhile
+	state  uint8
+	reused bool // taken from the idle list: the origin may have closed it meanwhile
+	// answered: bytes of a response arrived for the current request
+	// (perhaps held back, not yet relayed); a failure then is not retried.
+	answered bool
 	resp     http1.Response
 	body     body
 	keep     bool // the origin keeps the connection after this response
@@ -63,6 +66,7 @@ func (oc *originConn) dialFailed(error) {
 // but its timeout starts once the request is whole (awaitResponse).
 func (oc *originConn) send(head []byte) {
 	oc.state = ocHead
+	oc.answered = false
 	oc.resp.Reset()
 	oc.resp.Limits = oc.l.p.opts.Limits
 	oc.deadline = time.Time{}
@@ -91,6 +95,7 @@ func (oc *originConn) onTraffic() {
 		}
 		switch oc.state {
 		case ocHead:
+			oc.answered = true
 			if !oc.readHead(buf) {
 				return
 			}
@@ -157,6 +162,13 @@ func (oc *originConn) readHead(buf []byte) bool {
 		_, _ = oc.c.Discard(n)
 		oc.resp.Reset()
 		return true
+	}
+	if fr.body.Kind == http1.BodyLength && fr.body.Length <= smallBody && int64(len(buf)-n) < fr.body.Length {
+		// A small body is on its way (many origins write the head and
+		// the body apart): wait for it, leaving the head buffered (Parse
+		// answers again from its state), and send both in one write.
+		// The response timeout still runs.
+		return false
 	}
 	tunnel := fr.body.Kind == http1.BodyTunnel
 	fr.client10 = cc.http10
@@ -273,9 +285,13 @@ func (oc *originConn) onClose(error) {
 	cc.oc = nil
 	switch oc.state {
 	case ocHead:
+		oc.o.failed.Add(1)
+		if oc.answered {
+			cc.fail(502) // a response began (held back whole): no retry
+			return
+		}
 		// Closed before any response byte: a stale pooled connection
 		// or an origin that refuses this request.
-		oc.o.failed.Add(1)
 		cc.originFailed(true, 502)
 	case ocBody:
 		if oc.body.kind == http1.BodyUntilClose {
