@@ -118,8 +118,8 @@ func applyLimits(l *Limits, m map[string]string) error {
 		case sizes[k] != nil:
 			*sizes[k] = n
 		case ints[k] != nil:
-			if k == "max_fields" && (n < 1 || n > 256) {
-				return errf("limits."+k, "%d: want 1-256", n)
+			if k == "max_fields" && (n < 1 || n > 128) {
+				return errf("limits."+k, "%d: want 1-128", n)
 			}
 			if k != "idle_per_origin" && n == 0 {
 				return errf("limits."+k, "must be more than 0")

@@ -92,7 +92,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{file: "lisen: :80\n", key: "lisen"},
 		{file: "timeouts:\n  client_head: 10x\n", key: "timeouts.client_head"},
 		{file: "timeouts:\n  client_heed: 10s\n", key: "timeouts.client_heed"},
-		{file: "limits:\n  max_fields: 300\n", key: "limits.max_fields"},
+		{file: "limits:\n  max_fields: 129\n", key: "limits.max_fields"},
 		{file: "limits:\n  max_body_bytes: 10MB\n", key: "limits.max_body_bytes"},
 		{file: "pools:\n  default:\n    balance: random\n", key: "pools.default.balance"},
 		{file: "pools:\n  default:\n    servers:\n      - url: http://a:1\n        weight: 0\n", key: "pools.default.servers[0].weight"},

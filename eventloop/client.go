@@ -28,7 +28,7 @@ type clientConn struct {
 	state uint8
 	// req parses the current head; taken from the loop's free list when
 	// a head starts and given back when the exchange ends, so an idle
-	// keep-alive connection holds neither it (4 KiB of field spans) nor
+	// keep-alive connection holds neither it (2 KiB of field spans) nor
 	// the forwarded head.
 	req *http1.Request
 	oc  *originConn // the origin connection of the current exchange

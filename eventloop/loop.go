@@ -32,8 +32,9 @@ type loop struct {
 	ticking  atomic.Bool // a tick is posted and not yet run
 	scratch  []byte      // builds heads; valid until the next build
 
-	reqFree  []*http1.Request // parsers of finished requests, for reuse
-	headFree [][]byte         // buffers of forwarded heads, for reuse
+	reqFree  []*http1.Request  // parsers of finished requests, for reuse
+	headFree [][]byte          // buffers of forwarded heads, for reuse
+	respFree []*http1.Response // parsers of finished responses, for reuse
 }
 
 func newLoop(p *Proxy, el gnet.EventLoop) *loop {
@@ -75,7 +76,7 @@ func (l *loop) getRequest() (*http1.Request, []byte) {
 }
 
 // maxFree bounds each free list: beyond it, the GC takes the rest.
-const maxFree = 1024
+const maxFree = 64
 
 // putRequest gives them back.
 func (l *loop) putRequest(r *http1.Request, head []byte) {
@@ -84,6 +85,23 @@ func (l *loop) putRequest(r *http1.Request, head []byte) {
 	}
 	if head != nil && cap(head) <= 64<<10 && len(l.headFree) < maxFree {
 		l.headFree = append(l.headFree, head[:0])
+	}
+}
+
+// getResponse takes a response parser from the loop's free list.
+func (l *loop) getResponse() *http1.Response {
+	if n := len(l.respFree); n > 0 {
+		r := l.respFree[n-1]
+		l.respFree = l.respFree[:n-1]
+		return r
+	}
+	return &http1.Response{}
+}
+
+// putResponse gives one back.
+func (l *loop) putResponse(r *http1.Response) {
+	if len(l.respFree) < maxFree {
+		l.respFree = append(l.respFree, r)
 	}
 }
 

@@ -31,7 +31,7 @@ type originConn struct {
 	// answered: bytes of a response arrived for the current request
 	// (perhaps held back, not yet relayed); a failure then is not retried.
 	answered bool
-	resp     http1.Response
+	resp     *http1.Response // from the loop while a response is awaited or relayed
 	body     body
 	keep     bool // the origin keeps the connection after this response
 	deadline time.Time
@@ -67,6 +67,9 @@ func (oc *originConn) dialFailed(error) {
 func (oc *originConn) send(head []byte) {
 	oc.state = ocHead
 	oc.answered = false
+	if oc.resp == nil {
+		oc.resp = oc.l.getResponse()
+	}
 	oc.resp.Reset()
 	oc.resp.Limits = oc.l.p.opts.Limits
 	oc.deadline = time.Time{}
@@ -147,7 +150,7 @@ func (oc *originConn) readHead(buf []byte) bool {
 		oc.broken()
 		return false
 	}
-	r := &oc.resp
+	r := oc.resp
 	if r.Status < 200 && r.Status != 101 {
 		// An interim response (100 Continue, 103): relayed to a 1.1
 		// client (RFC 9110 §15.2), then the final one follows.
@@ -221,6 +224,7 @@ func (oc *originConn) finish() {
 	// then neither connection can carry another exchange.
 	bodySent := cc.state == ccWait
 	oc.l.unpause(&oc.pause, false)
+	oc.releaseResponse()
 	oc.cc = nil
 	cc.oc = nil
 	// Bytes after the response's end belong to no request: a connection
@@ -269,6 +273,7 @@ func (oc *originConn) close() {
 // onClose: the origin connection is gone.
 func (oc *originConn) onClose(error) {
 	delete(oc.l.origins, oc)
+	defer oc.releaseResponse()
 	oc.l.unpause(&oc.pause, true)
 	if oc.cc != nil && !oc.cc.closed {
 		oc.l.unpause(&oc.cc.pause, false) // its sink is gone
@@ -304,5 +309,14 @@ func (oc *originConn) onClose(error) {
 	case ocTunnel:
 		oc.o.success.Add(1)
 		cc.closeFlushed()
+	}
+}
+
+// releaseResponse gives the response parser back to the loop: pooled
+// origin connections hold none.
+func (oc *originConn) releaseResponse() {
+	if oc.resp != nil {
+		oc.l.putResponse(oc.resp)
+		oc.resp = nil
 	}
 }

@@ -25,7 +25,7 @@ type Field struct{ Name, Value Span }
 
 // MaxFieldsCap is the capacity of the fixed field array in a head: the
 // highest Limits.MaxFields can go.
-const MaxFieldsCap = 256
+const MaxFieldsCap = 128
 
 // Limits bound a head. The zero value of each member means its default.
 type Limits struct {

@@ -80,7 +80,7 @@ const (
 
 // Request is a parsed request head. Its spans point into the buffer given
 // to Parse. A Request is reused across the requests of a connection:
-// Reset between them. It holds a fixed array of fields (about 4 KiB), so
+// Reset between them. It holds a fixed array of fields (about 2 KiB), so
 // keep one per connection rather than one per request.
 type Request struct {
 	Head
