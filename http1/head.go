@@ -134,6 +134,26 @@ func (h *Head) reset() {
 	h.Limits = lim
 }
 
+// settled reports the verdict of a head that has one already: a failed
+// head stays failed, a complete one keeps its length (until Reset).
+func (h *Head) settled() (int, error, bool) {
+	switch {
+	case h.err != nil:
+		return 0, h.err, true
+	case h.phase == phaseDone:
+		return h.pos, nil, true
+	}
+	return 0, nil, false
+}
+
+// record keeps a parse error as the head's verdict.
+func (h *Head) record(n int, err error) (int, error) {
+	if err != nil && err != ErrNeedMore {
+		h.err = err
+	}
+	return n, err
+}
+
 // line finds the end of the line that starts at h.pos, examining each
 // byte once across calls: bytes before h.scan were examined already. It
 // returns the offset of the line's CR; the LF follows it.

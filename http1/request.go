@@ -110,17 +110,10 @@ func (r *Request) Reset() {
 //
 // A fresh Request (zero value) is ready; reuse one with Reset.
 func (r *Request) Parse(b []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
+	if n, err, ok := r.settled(); ok {
+		return n, err
 	}
-	if r.phase == phaseDone {
-		return r.pos, nil
-	}
-	n, err := r.parse(b)
-	if err != nil && err != ErrNeedMore {
-		r.err = err // a failed head stays failed
-	}
-	return n, err
+	return r.record(r.parse(b))
 }
 
 func (r *Request) parse(b []byte) (int, error) {

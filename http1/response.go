@@ -19,17 +19,10 @@ func (r *Response) Reset() {
 // a proxy answers its client 502 and closes the origin connection).
 // The body's framing depends on the request: ask Framing.
 func (r *Response) Parse(b []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
+	if n, err, ok := r.settled(); ok {
+		return n, err
 	}
-	if r.phase == phaseDone {
-		return r.pos, nil
-	}
-	n, err := r.parse(b)
-	if err != nil && err != ErrNeedMore {
-		r.err = err
-	}
-	return n, err
+	return r.record(r.parse(b))
 }
 
 func (r *Response) parse(b []byte) (int, error) {
