@@ -191,14 +191,20 @@ func (l *loop) dial(oc *originConn) {
 		if err == nil {
 			var ch <-chan gnet.RegisteredResult
 			ch, err = l.el.Enroll(gnet.NewContext(context.Background(), oc), conn)
-			if err == nil {
-				if res := <-ch; res.Err == nil {
-					return // opened runs on the loop
-				} else {
-					err = res.Err
-				}
-			} else {
+			if err != nil {
 				conn.Close()
+			} else {
+				// gnet answers on ch once the loop registered the
+				// connection; a loop that stops first never does.
+				select {
+				case res := <-ch:
+					if res.Err == nil {
+						return // opened runs on the loop
+					}
+					err = res.Err
+				case <-l.p.stopped:
+					return
+				}
 			}
 		}
 		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {

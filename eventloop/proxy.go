@@ -83,6 +83,7 @@ type Proxy struct {
 
 	eng      gnet.Engine
 	booted   chan struct{}
+	stopped  chan struct{} // closed when the engine has shut down
 	draining atomic.Bool
 	active   atomic.Int64 // client connections with a request in flight
 	// pausedSides counts paused sources (pause.go); while any is, the
@@ -112,7 +113,8 @@ func New(o Options) (*Proxy, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{opts: o, booted: make(chan struct{}), loops: map[gnet.EventLoop]*loop{}, log: o.Logger}
+	p := &Proxy{opts: o, booted: make(chan struct{}), stopped: make(chan struct{}),
+		loops: map[gnet.EventLoop]*loop{}, log: o.Logger}
 	for i, a := range o.Origins {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return nil, fmt.Errorf("eventloop: origin %q: %w", a, err)
@@ -144,6 +146,9 @@ func (p *Proxy) OnBoot(eng gnet.Engine) gnet.Action {
 	close(p.booted)
 	return gnet.None
 }
+
+// OnShutdown releases what waits on the loops (dials in flight).
+func (p *Proxy) OnShutdown(gnet.Engine) { close(p.stopped) }
 
 // Shutdown stops taking new connections, waits until no request is in
 // flight or the drain timeout (or ctx) ends, then stops the loops.
