@@ -143,7 +143,7 @@ func (cc *clientConn) readHead() bool {
 	// the origin, and a copy kept whole for a retry (CONTRACT.md).
 	body := r.Body
 	cc.bodyKept = body.Kind == http1.BodyNone
-	if body.Kind == http1.BodyLength && body.Length <= smallBody && int64(len(buf)-n) >= body.Length {
+	if body.Kind == http1.BodyLength && body.Length <= cc.l.p.opts.RetryBodyBytes && int64(len(buf)-n) >= body.Length {
 		cc.head = append(cc.head, buf[n:n+int(body.Length)]...)
 		n += int(body.Length)
 		body, cc.bodyKept = http1.Body{}, true

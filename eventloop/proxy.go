@@ -51,7 +51,11 @@ type Options struct {
 	Limits        http1.Limits
 	MaxBodyBytes  int64 // 0 = unlimited; larger request bodies get 413
 	IdlePerOrigin int   // idle connections kept per origin per loop; 0 = 64
-	Logger        *slog.Logger
+	// RetryBodyBytes: a request body up to this size that arrived with its
+	// head is kept whole, so the request can be retried (CONTRACT.md,
+	// Retries); 0 = 64 KiB.
+	RetryBodyBytes int64
+	Logger         *slog.Logger
 	// AccessLog writes one line per request to Logger (level INFO): the
 	// client, method, target, status, origin and duration. Off, the
 	// request path allocates nothing for it.
@@ -106,6 +110,9 @@ func New(o Options) (*Proxy, error) {
 	o.Timeouts = o.Timeouts.withDefaults()
 	if o.IdlePerOrigin <= 0 {
 		o.IdlePerOrigin = 64
+	}
+	if o.RetryBodyBytes <= 0 {
+		o.RetryBodyBytes = 64 << 10
 	}
 	if o.Loops <= 0 {
 		o.Loops = runtime.NumCPU()

@@ -128,10 +128,11 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) eventloop.Options {
 			MaxHeaderBytes: cfg.Limits.MaxHeaderBytes,
 			MaxFields:      cfg.Limits.MaxFields,
 		},
-		MaxBodyBytes:  cfg.Limits.MaxBodyBytes,
-		IdlePerOrigin: cfg.Limits.IdlePerOrigin,
-		Logger:        log,
-		AccessLog:     cfg.AccessLog,
+		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
+		IdlePerOrigin:  cfg.Limits.IdlePerOrigin,
+		RetryBodyBytes: cfg.Limits.RetryBodyBytes,
+		Logger:         log,
+		AccessLog:      cfg.AccessLog,
 	}
 }
 
