@@ -27,8 +27,6 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 	}
 	dst = append(append(dst, target...), " HTTP/1.1\r\n"...)
 	upgrade := r.Flags.Has(http1.FlagUpgrade)
-	var xff []byte
-	xffSeen := false
 	for _, f := range r.Fields() {
 		name := f.Name.Of(b)
 		switch {
@@ -45,15 +43,7 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 		case equalFold(name, "content-length"):
 			continue // written once below, repeated values merged
 		case equalFold(name, "x-forwarded-for"):
-			// Appended to below, as one list; empty values add nothing.
-			if v := f.Value.Of(b); len(v) > 0 {
-				if xffSeen {
-					xff = append(xff, ", "...)
-				}
-				xff = append(xff, v...)
-				xffSeen = true
-			}
-			continue
+			continue // appended to below, as one list
 		case equalFold(name, "x-forwarded-proto"), equalFold(name, "x-forwarded-host"):
 			continue // set by us
 		}
@@ -80,9 +70,13 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 		}
 	}
 	dst = http1.AppendField(dst, "Via", viaValue)
+	// One X-Forwarded-For: the values received, in order (empty ones add
+	// nothing), then the client's address.
 	dst = append(dst, "X-Forwarded-For: "...)
-	if xffSeen {
-		dst = append(append(dst, xff...), ", "...)
+	for _, f := range r.Fields() {
+		if v := f.Value.Of(b); len(v) > 0 && equalFold(f.Name.Of(b), "x-forwarded-for") {
+			dst = append(append(dst, v...), ", "...)
+		}
 	}
 	dst = append(append(dst, clientIP...), "\r\n"...)
 	dst = http1.AppendField(dst, "X-Forwarded-Proto", "http")
