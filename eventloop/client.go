@@ -19,6 +19,8 @@ const (
 	ccClosing              // closing once the output is flushed
 )
 
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
 // clientConn is the client half of a session.
 type clientConn struct {
 	l  *loop
@@ -138,7 +140,14 @@ func (cc *clientConn) readHead() bool {
 	}
 	// A request without Host (HTTP/1.0) is sent to the origin with the
 	// origin's own address as Host, as HTTP/1.1 requires one.
-	cc.head = appendRequestHead(cc.head[:0], r, buf, cc.ip, o.addr)
+	// RFC 9110 §10.1.1: an HTTP/1.0 origin knows no Expect, so for one
+	// known to be such the proxy answers 100 Continue itself and does
+	// not forward the expectation.
+	expect := r.Flags.Has(http1.FlagExpectContinue) && r.Body.Kind != http1.BodyNone && o.http10.Load()
+	cc.head = appendRequestHead(cc.head[:0], r, buf, cc.ip, o.addr, expect)
+	if expect && !cc.http10 {
+		_, _ = cc.c.Write(continue100)
+	}
 	// A small body that is here already joins the head: one write to
 	// the origin, and a copy kept whole for a retry (CONTRACT.md).
 	body := r.Body

@@ -776,6 +776,44 @@ func TestExpectContinue(t *testing.T) {
 	}
 }
 
+// An origin that answers in HTTP/1.0 knows no Expect: once the proxy has
+// seen it answer so, it answers 100 Continue to the client itself and
+// does not forward the expectation (RFC 9110 §10.1.1).
+func TestExpectContinueHTTP10Origin(t *testing.T) {
+	gotExpect := make(chan string, 2)
+	o := startOrigin(t, func(s *originSide) {
+		for {
+			r, err := s.ReadRequest()
+			if err != nil {
+				return
+			}
+			gotExpect <- r.Get("expect")
+			if s.Write("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: "+
+				fmt.Sprint(len("got ")+len(r.Data))+"\r\n\r\ngot "+string(r.Data)) != nil {
+				return
+			}
+		}
+	})
+	p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}, Loops: 1})
+	c := dial(t, p.Addr)
+	c.send("POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi")
+	if b := bodyOf(t, c.read("POST"), 200); b != "got hi" {
+		t.Fatalf("first: %q", b)
+	}
+	<-gotExpect
+	c.send("POST /e HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	if h := c.readHead(); !strings.HasPrefix(h, "HTTP/1.1 100 Continue\r\n") {
+		t.Fatalf("client got %q, want the proxy's 100 Continue", h)
+	}
+	c.send("hello")
+	if b := bodyOf(t, c.read("POST"), 200); b != "got hello" {
+		t.Fatalf("final response %q", b)
+	}
+	if e := <-gotExpect; e != "" {
+		t.Fatalf("the HTTP/1.0 origin received Expect: %q", e)
+	}
+}
+
 func TestUpgradeTunnel(t *testing.T) {
 	o := startOrigin(t, func(s *originSide) {
 		r, err := s.ReadRequest()

@@ -13,8 +13,9 @@ const viaValue = "1.1 edgeloop"
 // appendRequestHead writes the request head to send to the origin: the
 // request-line in origin-form, the client's fields without hop-by-hop ones
 // and those the Connection field names, then Via and the X-Forwarded-*
-// fields. clientIP is the client's address.
-func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originAddr string) []byte {
+// fields. clientIP is the client's address; originAddr stands in for a
+// missing Host; dropExpect leaves out an Expect the proxy answered.
+func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originAddr string, dropExpect bool) []byte {
 	target := r.Target.Of(b)
 	if r.Form == http1.FormAbsolute {
 		// RFC 9112 §3.2.2: to an origin the target is origin-form; the
@@ -46,6 +47,8 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 			continue // appended to below, as one list
 		case equalFold(name, "x-forwarded-proto"), equalFold(name, "x-forwarded-host"):
 			continue // set by us
+		case dropExpect && equalFold(name, "expect"):
+			continue // answered by the proxy
 		}
 		dst = http1.AppendField(dst, name, f.Value.Of(b))
 	}

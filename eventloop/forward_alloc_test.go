@@ -25,13 +25,13 @@ func TestForwardHeadAllocs(t *testing.T) {
 	}
 	dst := make([]byte, 0, 4096)
 	allocs := testing.AllocsPerRun(200, func() {
-		dst = appendRequestHead(dst[:0], &r, req, "127.0.0.1", "127.0.0.1:9000")
+		dst = appendRequestHead(dst[:0], &r, req, "127.0.0.1", "127.0.0.1:9000", false)
 		dst = appendResponseHead(dst[:0], &s, resp, respFraming{body: http1.Body{Kind: http1.BodyLength, Length: 5}, keepAlive: true}, false)
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per rewrite, want 0", allocs)
 	}
-	out := string(appendRequestHead(nil, &r, req, "127.0.0.1", "127.0.0.1:9000"))
+	out := string(appendRequestHead(nil, &r, req, "127.0.0.1", "127.0.0.1:9000", false))
 	want := "GET /a?b HTTP/1.1\r\nAccept: */*\r\nHost: example.com\r\nVia: 1.1 edgeloop\r\n" +
 		"X-Forwarded-For: 10.0.0.1, 10.0.0.2, 127.0.0.1\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: example.com\r\n\r\n"
 	if out != want {

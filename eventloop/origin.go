@@ -151,6 +151,9 @@ func (oc *originConn) readHead(buf []byte) bool {
 		return false
 	}
 	r := oc.resp
+	if !r.Is11() && !oc.o.http10.Load() {
+		oc.o.http10.Store(true)
+	}
 	if r.Status < 200 && r.Status != 101 {
 		// An interim response (100 Continue, 103): relayed to a 1.1
 		// client (RFC 9110 §15.2), then the final one follows.

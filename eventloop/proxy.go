@@ -68,6 +68,9 @@ type origin struct {
 	addr    string
 	success atomic.Uint64
 	failed  atomic.Uint64
+	// http10: the origin answered in HTTP/1.0, so it knows no Expect:
+	// the proxy answers 100-continue itself (RFC 9110 §10.1.1).
+	http10 atomic.Bool
 }
 
 // Stats are the proxy's counters, in the sense of CONTRACT.md's /stats.
