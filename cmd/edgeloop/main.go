@@ -49,6 +49,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	log := newLogger(cfg.LogFormat, stderr)
+	if before, after := spareProcs(cfg.Loops); after != before {
+		log.Info("GOMAXPROCS raised to one more than the event loops", "from", before, "to", after)
+	}
 	p, err := eventloop.New(proxyOptions(cfg, log))
 	if err != nil {
 		fmt.Fprintln(stderr, "edgeloop: "+err.Error())
