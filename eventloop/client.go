@@ -242,7 +242,7 @@ func (cc *clientConn) tunnel() {
 // exchangeDone ends an exchange whose response reached the client whole.
 func (cc *clientConn) exchangeDone(keep bool) {
 	cc.l.unpause(&cc.pause, false)
-	cc.l.p.clientSuccess.Add(1)
+	cc.l.stats.clientSuccess.Add(1)
 	cc.logAccess()
 	cc.oc, cc.o = nil, nil
 	cc.endInflight()
@@ -317,7 +317,7 @@ func (cc *clientConn) fail(status int) {
 		return
 	}
 	cc.dropOrigin()
-	cc.l.p.clientFailed.Add(1)
+	cc.l.stats.clientFailed.Add(1)
 	cc.endInflight()
 	if !cc.started {
 		cc.access.status = status
@@ -371,12 +371,12 @@ func (cc *clientConn) onClose(error) {
 		cc.l.unpause(&cc.oc.pause, false) // its sink is gone
 	}
 	if cc.inflight {
-		cc.l.p.clientFailed.Add(1)
+		cc.l.stats.clientFailed.Add(1)
 		cc.endInflight()
 	}
 	if cc.oc != nil {
 		if cc.state == ccTunnel {
-			cc.oc.o.success.Add(1)
+			cc.l.originDone(cc.oc.o, true)
 		}
 		cc.dropOrigin()
 	}

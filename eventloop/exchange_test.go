@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -898,4 +899,46 @@ func TestStats(t *testing.T) {
 	c.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
 	c.expectStatus("GET", 504)
 	p.waitStats(t, eventloop.Stats{ClientSuccess: 5, ClientFailed: 3, OriginSuccess: 5, OriginFailed: 1})
+}
+
+// TestStatsPerLoopAndOrigin: the counters are kept per loop; the totals
+// are their sums, and each origin's count is what that origin served.
+func TestStatsPerLoopAndOrigin(t *testing.T) {
+	var served [2]atomic.Int64
+	var origins []string
+	for i := range served {
+		o := startOrigin(t, serve(func(*originSide, *gotRequest) string {
+			served[i].Add(1)
+			return ok("x")
+		}))
+		origins = append(origins, o.Addr())
+	}
+	p := startProxy(t, eventloop.Options{Loops: 2, Origins: origins})
+	const clients, each = 8, 3
+	for range clients {
+		c := dial(t, p.Addr)
+		for range each {
+			bodyOf(t, c.get("/"), 200)
+		}
+	}
+	p.waitStats(t, eventloop.Stats{ClientSuccess: clients * each, OriginSuccess: clients * each})
+	s := p.Stats()
+	if len(s.Loops) < 1 || len(s.Loops) > 2 || len(s.Origins) != 2 {
+		t.Fatalf("%d loops, %d origins in %+v", len(s.Loops), len(s.Origins), s)
+	}
+	var sum eventloop.LoopStats
+	for _, l := range s.Loops {
+		sum.ClientSuccess += l.ClientSuccess
+		sum.ClientFailed += l.ClientFailed
+		sum.OriginSuccess += l.OriginSuccess
+		sum.OriginFailed += l.OriginFailed
+	}
+	if sum != (eventloop.LoopStats{ClientSuccess: clients * each, OriginSuccess: clients * each}) {
+		t.Fatalf("loops sum to %+v", sum)
+	}
+	for i, o := range s.Origins {
+		if o.Addr != origins[i] || o.Success != uint64(served[i].Load()) || o.Failed != 0 {
+			t.Fatalf("origin %d: %+v, served %d at %s", i, o, served[i].Load(), origins[i])
+		}
+	}
 }

@@ -14,8 +14,9 @@ import (
 // timers), its idle origin connections, and scratch buffers. Only that
 // loop's goroutine touches it, except ticking, which is posted.
 type loop struct {
-	p  *Proxy
-	el gnet.EventLoop
+	p     *Proxy
+	el    gnet.EventLoop
+	stats *loopStats
 
 	clients map[*clientConn]struct{}
 	origins map[*originConn]struct{}
@@ -24,13 +25,16 @@ type loop struct {
 
 	// paused sources and the sinks they wait for (pause.go); epfd is
 	// the loop's epoll descriptor, -1 when it could not be found.
-	paused map[*pausable]pauseEntry
+	paused map[*pausable]*pauseEntry
 	epfd   int
+	// the resume pass's timer (pause.go): armed while anything is paused.
+	resumeTimer *time.Timer
+	resumeAt    time.Time
+	resumeArmed bool
 
-	now      time.Time   // refreshed by each tick and each accepted connection
-	lastScan time.Time   // the last full timeout scan
-	ticking  atomic.Bool // a tick is posted and not yet run
-	scratch  []byte      // builds heads; valid until the next build
+	now     time.Time   // refreshed by each tick and each accepted connection
+	ticking atomic.Bool // a tick is posted and not yet run
+	scratch []byte      // builds heads; valid until the next build
 
 	reqFree  []*http1.Request  // parsers of finished requests, for reuse
 	headFree [][]byte          // buffers of forwarded heads, for reuse
@@ -40,10 +44,11 @@ type loop struct {
 func newLoop(p *Proxy, el gnet.EventLoop) *loop {
 	l := &loop{
 		p: p, el: el, now: time.Now(),
+		stats:   &loopStats{origins: make([]originStats, len(p.origins))},
 		clients: map[*clientConn]struct{}{},
 		origins: map[*originConn]struct{}{},
 		idle:    map[int][]*originConn{},
-		paused:  map[*pausable]pauseEntry{},
+		paused:  map[*pausable]*pauseEntry{},
 		scratch: make([]byte, 0, 4096),
 	}
 	fd, err := epollFD(el)
@@ -121,11 +126,6 @@ func (l *loop) postTick(now time.Time) {
 // resolution (100 ms), which is all they need.
 func (l *loop) tick(now time.Time) {
 	l.now = now
-	l.resumeDrained()
-	if now.Sub(l.lastScan) < tickEvery {
-		return // a fast pass for paused sessions only
-	}
-	l.lastScan = now
 	for cc := range l.clients {
 		switch {
 		case cc.state == ccClosing && cc.c.OutboundBuffered() == 0:
@@ -212,4 +212,29 @@ func (l *loop) dial(oc *originConn) {
 			return nil
 		}))
 	}()
+}
+
+// loopStats are one loop's counters: written by that loop only, read by
+// Proxy.Stats from any goroutine. The padding keeps two loops' counters
+// off one cache line.
+type loopStats struct {
+	_             [64]byte
+	clientSuccess atomic.Uint64
+	clientFailed  atomic.Uint64
+	origins       []originStats // by origin ID - 1
+	_             [64]byte
+}
+
+// originStats are one origin's counters in one loop.
+type originStats struct {
+	success, failed atomic.Uint64
+}
+
+// originDone counts an exchange with o as a success or a failure.
+func (l *loop) originDone(o *origin, ok bool) {
+	if c := &l.stats.origins[o.id-1]; ok {
+		c.success.Add(1)
+	} else {
+		c.failed.Add(1)
+	}
 }

@@ -44,7 +44,7 @@ func runChildProxy() {
 }
 
 // childProxy starts the proxy process in front of origin.
-func childProxy(t *testing.T, origin string) (addr string, pid int) {
+func childProxy(t testing.TB, origin string) (addr string, pid int) {
 	t.Helper()
 	addr = freeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -80,7 +80,7 @@ func childProxy(t *testing.T, origin string) (addr string, pid int) {
 }
 
 // rssKiB reads a process's resident set size.
-func rssKiB(t *testing.T, pid int) int {
+func rssKiB(t testing.TB, pid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func rssKiB(t *testing.T, pid int) int {
 
 // bulkOrigin answers every request with size bytes as fast as it can, and
 // for a POST reads the body at rate bytes/s before answering its length.
-func bulkOrigin(t *testing.T, size int64, rate int) string {
+func bulkOrigin(t testing.TB, size int64, rate int) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -184,13 +184,61 @@ func TestMemorySlowClient(t *testing.T) {
 	if raceEnabled || testing.Short() {
 		t.Skip("memory bounds run without -race and -short")
 	}
-	addr, pid := childProxy(t, bulkOrigin(t, bulkSize, 0))
+	before, peak := slowClientGrowth(t, bulkSize)
+	checkGrowth(t, "response to a slow client", bulkSize, before, peak)
+}
+
+// TestMemorySlowOrigin: a 256 MiB upload to an origin reading at 16 MiB/s
+// raises the proxy's RSS by less than 16 MiB.
+func TestMemorySlowOrigin(t *testing.T) {
+	if raceEnabled || testing.Short() {
+		t.Skip("memory bounds run without -race and -short")
+	}
+	before, peak := slowOriginGrowth(t, bulkSize)
+	checkGrowth(t, "upload to a slow origin", bulkSize, before, peak)
+}
+
+// BenchmarkMemorySlowClient1GiB and BenchmarkMemorySlowOrigin1GiB are the
+// 1 GiB versions (64 s each at 16 MiB/s), reported as rss-growth-KiB:
+//
+//	go test -run '^$' -bench 'MemorySlow' -benchtime 1x ./eventloop
+func BenchmarkMemorySlowClient1GiB(b *testing.B) {
+	for range b.N {
+		before, peak := slowClientGrowth(b, 1<<30)
+		checkGrowth(b, "response to a slow client", 1<<30, before, peak)
+	}
+}
+
+func BenchmarkMemorySlowOrigin1GiB(b *testing.B) {
+	for range b.N {
+		before, peak := slowOriginGrowth(b, 1<<30)
+		checkGrowth(b, "upload to a slow origin", 1<<30, before, peak)
+	}
+}
+
+// checkGrowth fails t when the proxy's RSS grew by rssAllowed or more.
+func checkGrowth(t testing.TB, what string, size int64, before, peak int) {
+	t.Helper()
+	t.Logf("%s, %d MiB at %d MiB/s: proxy RSS %d KiB before, peak %d KiB (+%d KiB)",
+		what, size>>20, bulkRate>>20, before, peak, peak-before)
+	if b, ok := t.(*testing.B); ok {
+		b.ReportMetric(float64(peak-before), "rss-growth-KiB")
+	}
+	if peak-before >= rssAllowed {
+		t.Fatalf("proxy RSS grew by %d KiB, want < %d KiB", peak-before, rssAllowed)
+	}
+}
+
+// slowClientGrowth has a client read a size-byte response at bulkRate
+// through a child proxy and returns the proxy's RSS before and at peak.
+func slowClientGrowth(t testing.TB, size int64) (before, peak int) {
+	addr, pid := childProxy(t, bulkOrigin(t, size, 0))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	before := rssKiB(t, pid)
+	before = rssKiB(t, pid)
 	fmt.Fprintf(c, "GET /bulk HTTP/1.1\r\nHost: t\r\n\r\n")
 	br := bufio.NewReaderSize(c, 64<<10)
 	for {
@@ -202,9 +250,9 @@ func TestMemorySlowClient(t *testing.T) {
 			break
 		}
 	}
-	peak := before
+	peak = before
 	done := make(chan int64)
-	go func() { done <- readAtRate(br, bulkSize, bulkRate) }()
+	go func() { done <- readAtRate(br, size, bulkRate) }()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var got int64
@@ -217,46 +265,41 @@ loop:
 			peak = max(peak, rssKiB(t, pid))
 		}
 	}
-	if got != bulkSize {
-		t.Fatalf("client read %d bytes of %d", got, bulkSize)
+	if got != size {
+		t.Fatalf("client read %d bytes of %d", got, size)
 	}
-	t.Logf("proxy RSS %d KiB before, peak %d KiB (+%d KiB) for %d MiB at %d MiB/s",
-		before, peak, peak-before, bulkSize>>20, bulkRate>>20)
-	if peak-before >= rssAllowed {
-		t.Fatalf("proxy RSS grew by %d KiB, want < %d KiB", peak-before, rssAllowed)
-	}
+	return before, peak
 }
 
-// TestMemorySlowOrigin: a 256 MiB upload to an origin reading at 16 MiB/s
-// raises the proxy's RSS by less than 16 MiB.
-func TestMemorySlowOrigin(t *testing.T) {
-	if raceEnabled || testing.Short() {
-		t.Skip("memory bounds run without -race and -short")
-	}
+// slowOriginGrowth uploads size bytes at full speed through a child proxy
+// to an origin reading at bulkRate and returns the proxy's RSS before
+// and at peak.
+func slowOriginGrowth(t testing.TB, size int64) (before, peak int) {
 	addr, pid := childProxy(t, bulkOrigin(t, 0, bulkRate))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	before := rssKiB(t, pid)
-	peak := before
+	before = rssKiB(t, pid)
+	peak = before
 	sent := make(chan error, 1)
 	go func() {
-		if _, err := fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", bulkSize); err != nil {
+		if _, err := fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n", size); err != nil {
 			sent <- err
 			return
 		}
 		chunk := make([]byte, 64<<10)
 		var err error
-		for left := bulkSize; left > 0 && err == nil; left -= len(chunk) {
+		for left := size; left > 0 && err == nil; left -= int64(len(chunk)) {
 			_, err = c.Write(chunk)
 		}
 		sent <- err
 	}()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(60 * time.Second)
+	limit := time.Duration(2*size/bulkRate)*time.Second + 30*time.Second
+	deadline := time.After(limit)
 	for done := false; !done; {
 		select {
 		case err := <-sent:
@@ -267,18 +310,14 @@ func TestMemorySlowOrigin(t *testing.T) {
 		case <-tick.C:
 			peak = max(peak, rssKiB(t, pid))
 		case <-deadline:
-			t.Fatal("upload did not finish in 60 s")
+			t.Fatalf("upload did not finish in %s", limit)
 		}
 	}
 	resp, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil || !strings.HasPrefix(resp, "HTTP/1.1 200") {
 		t.Fatalf("response %q %v", resp, err)
 	}
-	t.Logf("proxy RSS %d KiB before, peak %d KiB (+%d KiB) for a %d MiB upload at %d MiB/s",
-		before, peak, peak-before, bulkSize>>20, bulkRate>>20)
-	if peak-before >= rssAllowed {
-		t.Fatalf("proxy RSS grew by %d KiB, want < %d KiB", peak-before, rssAllowed)
-	}
+	return before, peak
 }
 
 // TestPauseReadHook: backpressure reads gnet's private epoll descriptor;

@@ -56,7 +56,7 @@ func (oc *originConn) opened(c gnet.Conn) {
 
 // dialFailed runs on the loop when the dial or enrollment failed.
 func (oc *originConn) dialFailed(error) {
-	oc.o.failed.Add(1)
+	oc.l.originDone(oc.o, false)
 	if cc := oc.cc; cc != nil && cc.oc == oc {
 		cc.originFailed(false, 502)
 	}
@@ -222,7 +222,7 @@ func (oc *originConn) readHead(buf []byte) bool {
 // connection goes back to this loop's idle list when it can carry another.
 func (oc *originConn) finish() {
 	cc := oc.cc
-	oc.o.success.Add(1)
+	oc.l.originDone(oc.o, true)
 	// A response may come before the request body ended (an early 413):
 	// then neither connection can carry another exchange.
 	bodySent := cc.state == ccWait
@@ -243,7 +243,7 @@ func (oc *originConn) finish() {
 
 // broken cuts an exchange whose response went wrong after it started.
 func (oc *originConn) broken() {
-	oc.o.failed.Add(1)
+	oc.l.originDone(oc.o, false)
 	cc := oc.cc
 	oc.cc = nil
 	oc.close()
@@ -260,7 +260,7 @@ func (oc *originConn) timeout() {
 		oc.close()
 		return
 	}
-	oc.o.failed.Add(1)
+	oc.l.originDone(oc.o, false)
 	cc := oc.cc
 	cc.oc, oc.cc = nil, nil
 	oc.close()
@@ -293,7 +293,7 @@ func (oc *originConn) onClose(error) {
 	cc.oc = nil
 	switch oc.state {
 	case ocHead:
-		oc.o.failed.Add(1)
+		oc.l.originDone(oc.o, false)
 		if oc.answered {
 			cc.fail(502) // a response began (held back whole): no retry
 			return
@@ -303,14 +303,14 @@ func (oc *originConn) onClose(error) {
 		cc.originFailed(true, 502)
 	case ocBody:
 		if oc.body.kind == http1.BodyUntilClose {
-			oc.o.success.Add(1) // a close-delimited body ends so
+			oc.l.originDone(oc.o, true) // a close-delimited body ends so
 			cc.exchangeDone(false)
 			return
 		}
-		oc.o.failed.Add(1) // the body was cut short
+		oc.l.originDone(oc.o, false) // the body was cut short
 		cc.fail(502)
 	case ocTunnel:
-		oc.o.success.Add(1)
+		oc.l.originDone(oc.o, true)
 		cc.closeFlushed()
 	}
 }

@@ -77,6 +77,20 @@ type origin struct {
 type Stats struct {
 	ClientSuccess, ClientFailed uint64
 	OriginSuccess, OriginFailed uint64
+	Loops                       []LoopStats   // per event loop, in the order they started
+	Origins                     []OriginStats // per origin, in the order of Options.Origins
+}
+
+// LoopStats are the counters of one event loop.
+type LoopStats struct {
+	ClientSuccess, ClientFailed uint64
+	OriginSuccess, OriginFailed uint64
+}
+
+// OriginStats are one origin's counters, summed over the loops.
+type OriginStats struct {
+	Addr            string
+	Success, Failed uint64
 }
 
 // Proxy is the gnet reverse proxy. New, then Serve (blocks); Shutdown
@@ -93,16 +107,11 @@ type Proxy struct {
 	stopped  chan struct{} // closed when the engine has shut down
 	draining atomic.Bool
 	active   atomic.Int64 // client connections with a request in flight
-	// pausedSides counts paused sources (pause.go); while any is, the
-	// timer ticks fast to resume them as soon as their sink drains.
-	pausedSides atomic.Int64
+	loopsMu  sync.Mutex
+	loops    map[gnet.EventLoop]*loop
+	list     atomic.Pointer[[]*loop]
 
-	loopsMu sync.Mutex
-	loops   map[gnet.EventLoop]*loop
-	list    atomic.Pointer[[]*loop]
-
-	clientSuccess, clientFailed atomic.Uint64
-	log                         *slog.Logger
+	log *slog.Logger
 }
 
 // New checks the options and builds a proxy; nothing listens yet.
@@ -157,8 +166,16 @@ func (p *Proxy) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
-// OnShutdown releases what waits on the loops (dials in flight).
-func (p *Proxy) OnShutdown(gnet.Engine) { close(p.stopped) }
+// OnShutdown releases what waits on the loops (dials in flight) and stops
+// their resume timers.
+func (p *Proxy) OnShutdown(gnet.Engine) {
+	if list := p.list.Load(); list != nil {
+		for _, l := range *list {
+			l.stopResume()
+		}
+	}
+	close(p.stopped)
+}
 
 // Shutdown stops taking new connections, waits until no request is in
 // flight or the drain timeout (or ctx) ends, then stops the loops.
@@ -189,12 +206,31 @@ func (p *Proxy) stop() error {
 	return nil
 }
 
-// Stats sums the counters of every loop; safe from any goroutine.
+// Stats sums the counters of every loop; safe from any goroutine. Each
+// loop writes only its own counters (loopStats), so the request path
+// shares no cache line between loops; a reader sees each counter whole,
+// not the set of them at one instant.
 func (p *Proxy) Stats() Stats {
-	s := Stats{ClientSuccess: p.clientSuccess.Load(), ClientFailed: p.clientFailed.Load()}
-	for _, o := range p.origins {
-		s.OriginSuccess += o.success.Load()
-		s.OriginFailed += o.failed.Load()
+	s := Stats{Origins: make([]OriginStats, len(p.origins))}
+	for i, o := range p.origins {
+		s.Origins[i].Addr = o.addr
+	}
+	if list := p.list.Load(); list != nil {
+		for _, l := range *list {
+			ls := LoopStats{ClientSuccess: l.stats.clientSuccess.Load(), ClientFailed: l.stats.clientFailed.Load()}
+			for i := range l.stats.origins {
+				ok, failed := l.stats.origins[i].success.Load(), l.stats.origins[i].failed.Load()
+				ls.OriginSuccess += ok
+				ls.OriginFailed += failed
+				s.Origins[i].Success += ok
+				s.Origins[i].Failed += failed
+			}
+			s.Loops = append(s.Loops, ls)
+			s.ClientSuccess += ls.ClientSuccess
+			s.ClientFailed += ls.ClientFailed
+			s.OriginSuccess += ls.OriginSuccess
+			s.OriginFailed += ls.OriginFailed
+		}
 	}
 	return s
 }
@@ -275,13 +311,9 @@ func (p *Proxy) OnClose(c gnet.Conn, err error) gnet.Action {
 	return gnet.None
 }
 
-// tickEvery is the timer resolution: timeouts need about 100 ms. While a
-// source is paused, passes run every pauseTick so that it resumes soon
-// after its sink drains (a few ms of a socket's worth of data).
-const (
-	tickEvery = 100 * time.Millisecond
-	pauseTick = 2 * time.Millisecond
-)
+// tickEvery is the timer resolution: timeouts need about 100 ms. Paused
+// sources have a timer of their own (pause.go).
+const tickEvery = 100 * time.Millisecond
 
 // OnTick runs on a goroutine of its own: it posts a timer pass to each loop.
 func (p *Proxy) OnTick() (time.Duration, gnet.Action) {
@@ -290,9 +322,6 @@ func (p *Proxy) OnTick() (time.Duration, gnet.Action) {
 		for _, l := range *list {
 			l.postTick(now)
 		}
-	}
-	if p.pausedSides.Load() > 0 {
-		return pauseTick, gnet.None
 	}
 	return tickEvery, gnet.None
 }
