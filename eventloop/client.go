@@ -42,6 +42,7 @@ type clientConn struct {
 	keepAlive bool // the client keeps the connection after this exchange
 	http10    bool // the client spoke HTTP/1.0
 	retried   bool
+	hostSynth bool     // the head's Host is the origin's address (no Host was sent)
 	bodyKept  bool     // the whole request body is in head: a retry can resend it
 	started   bool     // a response byte went to the client: no retry, no error page
 	inflight  bool     // counted in Proxy.active
@@ -145,6 +146,7 @@ func (cc *clientConn) readHead() bool {
 	// not forward the expectation.
 	expect := r.Flags.Has(http1.FlagExpectContinue) && r.Body.Kind != http1.BodyNone && o.http10.Load()
 	cc.head = appendRequestHead(cc.head[:0], r, buf, cc.ip, o.addr, expect)
+	cc.hostSynth = r.Form != http1.FormAbsolute && !r.Flags.Has(http1.FlagHost)
 	if expect && !cc.http10 {
 		_, _ = cc.c.Write(continue100)
 	}
@@ -291,6 +293,9 @@ func (cc *clientConn) originFailed(sent bool, status int) {
 	retryable := !sent || cc.method.Idempotent() && cc.bodyKept
 	if o := cc.l.p.pick(cc.o); o != nil && status != 504 && retryable && !cc.retried {
 		cc.retried = true
+		if cc.hostSynth && o != cc.o {
+			cc.head = replaceHost(cc.head, o.addr)
+		}
 		cc.connect(o)
 		if cc.state == ccBody {
 			cc.onTraffic()

@@ -766,3 +766,28 @@ func TestShutdownDrainTimeout(t *testing.T) {
 		t.Fatalf("cut client got %q", b)
 	}
 }
+
+// An HTTP/1.0 request without Host is forwarded with the origin's address
+// as Host; retried on another origin (the first refuses connections), it
+// carries that origin's address, not the first one's.
+func TestRetryRewritesSynthesisedHost(t *testing.T) {
+	dead := freeAddr(t) // nothing listens: connect is refused, a retry follows
+	live := startOrigin(t, echo)
+	p := startProxy(t, eventloop.Options{Loops: 1, Origins: []string{dead, live.Addr()}})
+	for i := range 4 {
+		c := dial(t, p.Addr)
+		c.send(fmt.Sprintf("GET /r%d HTTP/1.0\r\n\r\n", i))
+		if r := c.read("GET"); r.Status != 200 {
+			t.Fatalf("request %d: status %d", i, r.Status)
+		}
+	}
+	reqs := live.Requests()
+	if len(reqs) != 4 {
+		t.Fatalf("live origin got %d requests, want 4", len(reqs))
+	}
+	for _, r := range reqs {
+		if !strings.Contains(r.Head, "\r\nHost: "+live.Addr()+"\r\n") || strings.Contains(r.Head, dead) {
+			t.Fatalf("forwarded head %q: want Host %s only", r.Head, live.Addr())
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package eventloop
 
 import (
+	"bytes"
+
 	"github.com/edgeloop/edgeloop/http1"
 )
 
@@ -177,4 +179,24 @@ func equalFold(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// replaceHost rewrites the value of the Host field of a forwarded head
+// that had none from the client (so its only Host line is the one
+// appendRequestHead wrote: a field name cannot repeat it, a value cannot
+// hold CRLF) to addr, for a retry on another origin. Rare: it may
+// allocate.
+func replaceHost(head []byte, addr string) []byte {
+	const name = "\r\nHost: "
+	i := bytes.Index(head, []byte(name))
+	if i < 0 {
+		return head
+	}
+	i += len(name)
+	j := bytes.Index(head[i:], []byte("\r\n"))
+	if j < 0 {
+		return head
+	}
+	rest := append([]byte(nil), head[i+j:]...)
+	return append(append(head[:i], addr...), rest...)
 }
