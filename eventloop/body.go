@@ -14,12 +14,13 @@ type body struct {
 	dechunk   bool  // write only chunk data (to an HTTP/1.0 client)
 	limit     int64 // >0: at most this many data bytes (413 above)
 	seen      int64 // data bytes so far
+	framing   int64 // chunked: wire bytes that were not data (sizes, extensions, CRLFs, trailers)
 	chunks    http1.Chunked
 }
 
 // start begins a body of the given framing.
 func (bd *body) start(b http1.Body, dechunk bool, limit int64) {
-	bd.kind, bd.remaining, bd.dechunk, bd.limit, bd.seen = b.Kind, b.Length, dechunk, limit, 0
+	bd.kind, bd.remaining, bd.dechunk, bd.limit, bd.seen, bd.framing = b.Kind, b.Length, dechunk, limit, 0, 0
 	if b.Kind == http1.BodyChunked {
 		bd.chunks.Reset()
 	}
@@ -41,6 +42,21 @@ func (bd *body) done() bool {
 
 // errTooLarge reports a body over its limit.
 var errTooLarge = &http1.Error{Status: 413, Msg: "eventloop: body larger than allowed"}
+
+// A chunked body's framing is bounded by its data: at most
+// framingAllowance bytes plus framingPerByte per data byte. Each chunk
+// line may be 4 KiB (mostly extensions), so without it a body within
+// MaxBodyBytes could be thousands of times larger on the wire, and
+// MaxBodyBytes would bound neither the transfer nor the work (Node.js
+// bounded chunk extensions for the same reason, CVE-2024-22019). Honest
+// bodies stay far below: 1-byte chunks cost 5 bytes of framing each, and
+// a 4 KiB chunk about 8.
+const (
+	framingAllowance = 64 << 10
+	framingPerByte   = 8
+)
+
+var errFraming = &http1.Error{Status: 413, Msg: "eventloop: chunk framing out of proportion to the data"}
 
 // forward writes to dst the part of buf that belongs to the body and
 // returns how many bytes of buf it took. Bytes after the body's end are
@@ -78,9 +94,13 @@ func (bd *body) forwardChunked(buf []byte, dst gnet.Conn) (int, error) {
 			_, _ = dst.Write(data)
 		}
 		bd.seen += int64(len(data))
+		bd.framing += int64(k - len(data))
 		n += k
 		if bd.limit > 0 && bd.seen > bd.limit {
 			return n, errTooLarge
+		}
+		if bd.framing > framingAllowance+framingPerByte*bd.seen {
+			return n, errFraming
 		}
 	}
 	if !bd.dechunk && n > 0 {

@@ -28,6 +28,16 @@
 // body.go (streaming a body by its framing), forward.go (the heads the
 // proxy writes: the proxy duties of RFC 9110 §7.6).
 //
-// Known gap (issue 3): no pause-read yet, so a slow reader on one side
-// lets gnet buffer what the other side sends.
+// Backpressure (pause.go): when a sink holds over 512 KiB unsent, its
+// source's read interest is taken off the loop's epoll set until the sink
+// is under 128 KiB, so a slow peer costs a bounded amount of memory.
+//
+// Bounds beyond the parser's: MaxBodyBytes on a request body's data, and
+// on a chunked body's framing at most 64 KiB plus 8 bytes per data byte
+// (413 above, body.go).
+//
+// Expect: 100-continue is forwarded (RFC 9110 §10.1.1: a proxy that does
+// not know the next hop's version forwards it); to an origin seen to
+// answer in HTTP/1.0 the proxy answers 100 Continue itself and drops the
+// expectation.
 package eventloop

@@ -740,6 +740,36 @@ func TestMaxBodyBytes(t *testing.T) {
 	}
 }
 
+// Chunk framing is bounded by the data it carries: 1-byte chunks pass,
+// chunks that are mostly extension get 413 and the connection closes.
+func TestChunkFramingBound(t *testing.T) {
+	o := startOrigin(t, sumOrigin)
+	p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}})
+	t.Run("one-byte chunks", func(t *testing.T) {
+		data := pattern(20000, 3)
+		c := dial(t, p.Addr)
+		c.send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + string(chunk(data, 1)))
+		if b := bodyOf(t, c.read("POST"), 200); b != sum(data) {
+			t.Fatalf("origin's checksum %s, client's %s", b, sum(data))
+		}
+	})
+	before := len(o.Requests())
+	t.Run("extension-stuffed chunks", func(t *testing.T) {
+		ext := ";x=" + strings.Repeat("e", 4000)
+		var body strings.Builder
+		for range 20 { // 80 KB of framing for 20 bytes of data
+			body.WriteString("1" + ext + "\r\nz\r\n")
+		}
+		c := dial(t, p.Addr)
+		c.send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + body.String())
+		c.expectStatus("POST", 413)
+		c.expectClosed()
+	})
+	if n := len(o.Requests()); n != before {
+		t.Fatalf("the origin got %d whole requests with stuffed framing", n-before)
+	}
+}
+
 // ---------------------------------------------------------------------
 // Expect: 100-continue and Upgrade.
 
