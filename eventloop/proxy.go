@@ -153,6 +153,11 @@ func (p *Proxy) Serve() error {
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{p.log}),
+		// Each loop keeps one OS thread: unlocked, the loop goroutine
+		// hopped between the runtime's threads at every blocking wait,
+		// and the kernel placed it beside wrk and the origin while the
+		// other CPU idled (docs/performance.md: +17% rps, same CPU).
+		gnet.WithLockOSThread(true),
 	)
 }
 
