@@ -26,9 +26,20 @@ type fileConfig struct {
 }
 
 type filePool struct {
-	Kind    string       `yaml:"kind"`
-	Balance string       `yaml:"balance"`
-	Servers []fileServer `yaml:"servers"`
+	Kind        string       `yaml:"kind"`
+	Balance     string       `yaml:"balance"`
+	HashKey     string       `yaml:"hash_key"`
+	HealthCheck *fileCheck   `yaml:"health_check"`
+	Servers     []fileServer `yaml:"servers"`
+}
+
+type fileCheck struct {
+	Enabled  *bool   `yaml:"enabled"`
+	Path     *string `yaml:"path"`
+	Interval *string `yaml:"interval"`
+	Timeout  *string `yaml:"timeout"`
+	Fall     *int    `yaml:"fall"`
+	Rise     *int    `yaml:"rise"`
 }
 
 type fileServer struct {
@@ -155,7 +166,7 @@ func applyPools(c *Config, pools map[string]*filePool) error {
 		if fp == nil {
 			fp = &filePool{}
 		}
-		p := &Pool{Kind: fp.Kind, Balance: fp.Balance}
+		p := &Pool{Kind: fp.Kind, Balance: fp.Balance, Check: DefaultCheck()}
 		if p.Balance == "" {
 			p.Balance = "round_robin"
 		}
@@ -164,6 +175,12 @@ func applyPools(c *Config, pools map[string]*filePool) error {
 		}
 		if p.Kind != "" && p.Kind != "pull" {
 			return errf(key+".kind", "%q: want pull, or no kind", p.Kind)
+		}
+		if err := applyHashKey(p, fp.HashKey, key); err != nil {
+			return err
+		}
+		if err := applyCheck(&p.Check, fp.HealthCheck, key+".health_check"); err != nil {
+			return err
 		}
 		if p.Kind == "pull" && len(fp.Servers) > 0 {
 			return errf(key+".servers", "a pull pool has no servers: its workers fetch requests")
@@ -189,6 +206,68 @@ func applyPools(c *Config, pools map[string]*filePool) error {
 			p.Servers = append(p.Servers, Server{URL: s.URL, Weight: w, Host: host, Port: port})
 		}
 		c.Pools[name] = p
+	}
+	return nil
+}
+
+// applyHashKey checks what the hash policy hashes: ip, header:NAME or
+// cookie:NAME.
+func applyHashKey(p *Pool, v, key string) error {
+	p.HashKey = "ip"
+	if v == "" {
+		return nil
+	}
+	kind, name, _ := strings.Cut(v, ":")
+	switch {
+	case v == "ip":
+	case (kind == "header" || kind == "cookie") && name != "" && !strings.ContainsAny(name, " \t:;="):
+		p.HashKey = v
+	default:
+		return errf(key+".hash_key", "%q: want ip, header:NAME or cookie:NAME", v)
+	}
+	return nil
+}
+
+// applyCheck reads a pool's active health check over the defaults.
+func applyCheck(c *HealthCheck, f *fileCheck, key string) error {
+	if f == nil {
+		return nil
+	}
+	if f.Enabled != nil {
+		c.Enabled = *f.Enabled
+	}
+	if f.Path != nil {
+		if !strings.HasPrefix(*f.Path, "/") || strings.ContainsAny(*f.Path, " \r\n") {
+			return errf(key+".path", "%q: want a path starting with /", *f.Path)
+		}
+		c.Path = *f.Path
+	}
+	for _, d := range []struct {
+		name string
+		v    *string
+		dst  *time.Duration
+	}{{"interval", f.Interval, &c.Interval}, {"timeout", f.Timeout, &c.Timeout}} {
+		if d.v == nil {
+			continue
+		}
+		v, err := time.ParseDuration(*d.v)
+		if err != nil || v <= 0 {
+			return errf(key+"."+d.name, "%q: want a positive duration such as 5s", *d.v)
+		}
+		*d.dst = v
+	}
+	for _, n := range []struct {
+		name string
+		v    *int
+		dst  *int
+	}{{"fall", f.Fall, &c.Fall}, {"rise", f.Rise, &c.Rise}} {
+		if n.v == nil {
+			continue
+		}
+		if *n.v < 1 || *n.v > 100 {
+			return errf(key+"."+n.name, "%d: want 1-100", *n.v)
+		}
+		*n.dst = *n.v
 	}
 	return nil
 }

@@ -74,7 +74,23 @@ type Limits struct {
 type Pool struct {
 	Kind    string // "" (servers are dialed) or "pull" (workers fetch)
 	Balance string // round_robin, least_conn, p2c_ewma, hash
+	HashKey string // for hash: ip, header:NAME or cookie:NAME
+	Check   HealthCheck
 	Servers []Server
+}
+
+// HealthCheck is a pool's active health check (key health_check).
+type HealthCheck struct {
+	Enabled           bool
+	Path              string
+	Interval, Timeout time.Duration
+	Fall, Rise        int
+}
+
+// DefaultCheck is weldr's: GET / every 30 s, 2 s timeout, down after 3
+// failures, up again after 2 successes.
+func DefaultCheck() HealthCheck {
+	return HealthCheck{Enabled: true, Path: "/", Interval: 30 * time.Second, Timeout: 2 * time.Second, Fall: 3, Rise: 2}
 }
 
 // Server is one origin of a pool.
@@ -100,7 +116,7 @@ func Defaults() *Config {
 			MaxRequestLine: 8192, MaxHeaderBytes: 16384, MaxFields: 100,
 			RetryBodyBytes: 64 << 10, IdlePerOrigin: 64,
 		},
-		Pools: map[string]*Pool{"default": {Balance: "round_robin"}},
+		Pools: map[string]*Pool{"default": {Balance: "round_robin", HashKey: "ip", Check: DefaultCheck()}},
 	}
 }
 

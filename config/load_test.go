@@ -142,3 +142,38 @@ func TestUsageListsFlags(t *testing.T) {
 		}
 	}
 }
+
+// Pool keys of the pool issue: hash_key and health_check, with one line
+// naming the key for each bad value.
+func TestPoolKeys(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := Load([]string{"-config", write("pools:\n  default:\n    balance: hash\n    hash_key: cookie:sid\n    health_check: {path: /health, interval: 5s, fall: 2, enabled: false}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Pools["default"]
+	want := HealthCheck{Enabled: false, Path: "/health", Interval: 5 * time.Second, Timeout: 2 * time.Second, Fall: 2, Rise: 2}
+	if p.Balance != "hash" || p.HashKey != "cookie:sid" || p.Check != want {
+		t.Fatalf("pool %+v", p)
+	}
+	for body, key := range map[string]string{
+		"pools:\n  default:\n    hash_key: body\n":                 "pools.default.hash_key",
+		"pools:\n  default:\n    hash_key: 'header:'\n":            "pools.default.hash_key",
+		"pools:\n  default:\n    health_check: {interval: soon}\n": "pools.default.health_check.interval",
+		"pools:\n  default:\n    health_check: {fall: 0}\n":        "pools.default.health_check.fall",
+		"pools:\n  default:\n    health_check: {path: health}\n":   "pools.default.health_check.path",
+		"pools:\n  default:\n    health_check: {every: 5s}\n":      "every",
+	} {
+		_, err := Load([]string{"-config", write(body)})
+		if err == nil || !strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line naming %s", body, err, key)
+		}
+	}
+}
