@@ -21,7 +21,14 @@
 // long as it likes, and a server that has left the pool stays valid in the
 // snapshots that still name it.
 //
-// Filled by issue 3, which needs a pool to pick origins from, and grown by
-// issue 4 (dynamic servers, health, the management API's view); until then
-// this package holds only this doc.
+// Layout: config.go checks a Config and fills in its defaults (and parses
+// server URLs); registry.go holds the Registry, its changes (Add, Remove,
+// Patch) and the drain reaper; snapshot.go builds the immutable Snapshot
+// and routes requests to a pool; policy.go is the Pool a loop picks from
+// (round_robin, least_conn, p2c_ewma, hash) and reports to (passive
+// ejection); health.go runs the active checkers; state.go reads and
+// atomically rewrites the state file. Hot-path calls (Snapshot, Route,
+// Pick, Begin, Report) allocate nothing and take no lock, but for the
+// short per-pool one Report takes at the moment it ejects a server; tests
+// hold them to that.
 package pool
