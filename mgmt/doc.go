@@ -14,6 +14,11 @@
 //
 // Lifetimes: values returned through Control are copies the handler owns.
 //
-// Filled by issue 4 (the pool and management API); until then this package
-// holds only this doc.
+// Files: control.go holds the Control interface, the values it exchanges,
+// the errors that choose a status, and the JSON reading and writing every
+// handler shares; api.go builds the handler of New (routes, bearer-token
+// check, the handlers of each endpoint, pprof on its own mux); metrics.go
+// serves /metrics from a registry of its own, with a collector that reads
+// Control at scrape time. The tests drive it against an in-memory fake
+// Control (fake_test.go); cmd/edgeloop supplies the real one.
 package mgmt
