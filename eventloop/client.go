@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/edgeloop/edgeloop/http1"
+	"github.com/edgeloop/edgeloop/pool"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -33,8 +34,9 @@ type clientConn struct {
 	// keep-alive connection holds neither it (2 KiB of field spans) nor
 	// the forwarded head.
 	req *http1.Request
-	oc  *originConn // the origin connection of the current exchange
-	o   *origin     // the origin chosen for it
+	oc  *originConn  // the origin connection of the current exchange
+	s   *pool.Server // the server chosen for it
+	pl  *pool.Pool   // the pool it was chosen from
 
 	head      []byte // the request head as forwarded; kept for a retry
 	body      body
@@ -133,19 +135,24 @@ func (cc *clientConn) readHead() bool {
 		cc.l.p.active.Add(1)
 	}
 	cc.retried, cc.started = false, false
-	o := cc.l.p.pick(nil)
+	pl := cc.l.p.src.Snapshot().Route(routeHost(r, buf), routePath(r, buf))
+	var o *pool.Server
+	if pl != nil && pl.Kind == "" {
+		o = pl.Pick(cc.hashKey(pl, r, buf), nil)
+	}
 	if o == nil {
 		_, _ = cc.c.Discard(n)
-		cc.fail(503) // an empty pool
+		cc.fail(503) // no usable server (a pull pool has no workers yet)
 		return false
 	}
+	cc.pl = pl
 	// A request without Host (HTTP/1.0) is sent to the origin with the
 	// origin's own address as Host, as HTTP/1.1 requires one.
 	// RFC 9110 §10.1.1: an HTTP/1.0 origin knows no Expect, so for one
 	// known to be such the proxy answers 100 Continue itself and does
 	// not forward the expectation.
-	expect := r.Flags.Has(http1.FlagExpectContinue) && r.Body.Kind != http1.BodyNone && o.http10.Load()
-	cc.head = appendRequestHead(cc.head[:0], r, buf, cc.ip, o.addr, expect)
+	expect := r.Flags.Has(http1.FlagExpectContinue) && r.Body.Kind != http1.BodyNone && cc.l.p.knownHTTP10(o)
+	cc.head = appendRequestHead(cc.head[:0], r, buf, cc.ip, o.Addr, expect)
 	cc.hostSynth = r.Form != http1.FormAbsolute && !r.Flags.Has(http1.FlagHost)
 	if expect && !cc.http10 {
 		_, _ = cc.c.Write(continue100)
@@ -168,15 +175,19 @@ func (cc *clientConn) readHead() bool {
 
 // connect pairs the exchange with a connection to o: an idle one of this
 // loop, newest first, or a new one dialed for it.
-func (cc *clientConn) connect(o *origin) {
-	cc.o = o
+func (cc *clientConn) connect(o *pool.Server) {
+	cc.s = o
 	cc.state = ccConnect
 	if oc := cc.l.takeIdle(o); oc != nil {
 		oc.reused = true
+		o.Live.Reused.Add(1)
+		oc.begin(cc.pl)
 		cc.attach(oc)
 		return
 	}
-	oc := &originConn{l: cc.l, o: o, cc: cc, state: ocDialing}
+	oc := &originConn{l: cc.l, s: o, cc: cc, state: ocDialing}
+	o.Live.Opened.Add(1)
+	oc.begin(cc.pl)
 	cc.oc = oc
 	cc.l.dial(oc)
 }
@@ -246,7 +257,7 @@ func (cc *clientConn) exchangeDone(keep bool) {
 	cc.l.unpause(&cc.pause, false)
 	cc.l.stats.clientSuccess.Add(1)
 	cc.logAccess()
-	cc.oc, cc.o = nil, nil
+	cc.oc, cc.s, cc.pl = nil, nil, nil
 	cc.endInflight()
 	if !keep || !cc.keepAlive || cc.l.p.draining.Load() {
 		cc.closeFlushed()
@@ -291,10 +302,14 @@ func (cc *clientConn) originFailed(sent bool, status int) {
 		return
 	}
 	retryable := !sent || cc.method.Idempotent() && cc.bodyKept
-	if o := cc.l.p.pick(cc.o); o != nil && status != 504 && retryable && !cc.retried {
+	var o *pool.Server
+	if cc.pl != nil {
+		o = cc.pl.Pick(nil, cc.s) // another usable server when there is one
+	}
+	if o != nil && status != 504 && retryable && !cc.retried {
 		cc.retried = true
-		if cc.hostSynth && o != cc.o {
-			cc.head = replaceHost(cc.head, o.addr)
+		if cc.hostSynth && o != cc.s {
+			cc.head = replaceHost(cc.head, o.Addr)
 		}
 		cc.connect(o)
 		if cc.state == ccBody {
@@ -310,6 +325,7 @@ func (cc *clientConn) dropOrigin() {
 	if oc := cc.oc; oc != nil {
 		cc.oc = nil
 		oc.cc = nil
+		oc.abandon()
 		oc.close()
 	}
 }
@@ -381,7 +397,7 @@ func (cc *clientConn) onClose(error) {
 	}
 	if cc.oc != nil {
 		if cc.state == ccTunnel {
-			cc.l.originDone(cc.oc.o, true)
+			cc.oc.done(true, false)
 		}
 		cc.dropOrigin()
 	}
@@ -394,8 +410,8 @@ func (cc *clientConn) logAccess() {
 		return
 	}
 	origin := ""
-	if cc.o != nil {
-		origin = cc.o.addr
+	if cc.s != nil {
+		origin = cc.s.Addr
 	}
 	cc.l.p.log.Info("access", "client", cc.ip, "method", a.method, "target", a.target,
 		"status", a.status, "origin", origin, "ms", float64(time.Since(a.start).Microseconds())/1000)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgeloop/edgeloop/http1"
+	"github.com/edgeloop/edgeloop/pool"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -44,7 +45,7 @@ type loop struct {
 func newLoop(p *Proxy, el gnet.EventLoop) *loop {
 	l := &loop{
 		p: p, el: el, now: time.Now(),
-		stats:   &loopStats{origins: make([]originStats, len(p.origins))},
+		stats:   &loopStats{},
 		clients: map[*clientConn]struct{}{},
 		origins: map[*originConn]struct{}{},
 		idle:    map[int][]*originConn{},
@@ -134,6 +135,16 @@ func (l *loop) tick(now time.Time) {
 			cc.timeout()
 		}
 	}
+	// Idle connections to servers that left the pool (removed after a
+	// drain) are closed now rather than at their idle timeout.
+	snap := l.p.src.Snapshot()
+	for id, list := range l.idle {
+		if len(list) > 0 && snap.Server(id) == nil {
+			for _, oc := range append([]*originConn(nil), list...) {
+				oc.close()
+			}
+		}
+	}
 	for oc := range l.origins {
 		if !oc.deadline.IsZero() && now.After(oc.deadline) {
 			oc.timeout()
@@ -141,13 +152,13 @@ func (l *loop) tick(now time.Time) {
 	}
 }
 
-// takeIdle returns the newest idle connection to o, or nil.
-func (l *loop) takeIdle(o *origin) *originConn {
-	list := l.idle[o.id]
+// takeIdle returns the newest idle connection to s, or nil.
+func (l *loop) takeIdle(s *pool.Server) *originConn {
+	list := l.idle[s.ID]
 	for len(list) > 0 {
 		oc := list[len(list)-1]
 		list = list[:len(list)-1]
-		l.idle[o.id] = list
+		l.idle[s.ID] = list
 		if oc.c != nil {
 			return oc
 		}
@@ -158,7 +169,7 @@ func (l *loop) takeIdle(o *origin) *originConn {
 // putIdle pools an origin connection that finished an exchange cleanly,
 // or closes it when the pool for its origin is full.
 func (l *loop) putIdle(oc *originConn) {
-	list := l.idle[oc.o.id]
+	list := l.idle[oc.s.ID]
 	if len(list) >= l.p.opts.IdlePerOrigin || l.p.draining.Load() {
 		oc.close()
 		return
@@ -166,15 +177,15 @@ func (l *loop) putIdle(oc *originConn) {
 	oc.state = ocIdle
 	oc.cc = nil
 	oc.deadline = l.now.Add(l.p.opts.Timeouts.OriginIdle)
-	l.idle[oc.o.id] = append(list, oc)
+	l.idle[oc.s.ID] = append(list, oc)
 }
 
 // dropIdle removes oc from the idle list (it closed or timed out).
 func (l *loop) dropIdle(oc *originConn) {
-	list := l.idle[oc.o.id]
+	list := l.idle[oc.s.ID]
 	for i, x := range list {
 		if x == oc {
-			l.idle[oc.o.id] = append(list[:i], list[i+1:]...)
+			l.idle[oc.s.ID] = append(list[:i], list[i+1:]...)
 			return
 		}
 	}
@@ -185,7 +196,7 @@ func (l *loop) dropIdle(oc *originConn) {
 // on the loop. The callback never blocks the loop.
 func (l *loop) dial(oc *originConn) {
 	timeout := l.p.opts.Timeouts.OriginConnect
-	addr := oc.o.addr
+	addr := oc.s.Addr
 	go func() {
 		conn, err := net.DialTimeout("tcp", addr, timeout)
 		if err == nil {
@@ -221,20 +232,7 @@ type loopStats struct {
 	_             [64]byte
 	clientSuccess atomic.Uint64
 	clientFailed  atomic.Uint64
-	origins       []originStats // by origin ID - 1
+	originSuccess atomic.Uint64
+	originFailed  atomic.Uint64
 	_             [64]byte
-}
-
-// originStats are one origin's counters in one loop.
-type originStats struct {
-	success, failed atomic.Uint64
-}
-
-// originDone counts an exchange with o as a success or a failure.
-func (l *loop) originDone(o *origin, ok bool) {
-	if c := &l.stats.origins[o.id-1]; ok {
-		c.success.Add(1)
-	} else {
-		c.failed.Add(1)
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/edgeloop/edgeloop/http1"
+	"github.com/edgeloop/edgeloop/pool"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -22,9 +23,14 @@ const smallBody = 16 << 10
 // originConn is the origin half of a session, on the client's loop.
 type originConn struct {
 	l  *loop
-	c  gnet.Conn // nil until opened, and after close
-	o  *origin
-	cc *clientConn // the client served; nil when idle
+	c  gnet.Conn    // nil until opened, and after close
+	s  *pool.Server // the server dialed
+	cc *clientConn  // the client served; nil when idle
+	// The exchange under way, as the pool counts it (Begin when it is
+	// assigned, Report once when it ends): pl is the pool it was picked
+	// from, began when.
+	pl    *pool.Pool
+	began time.Time
 
 	state  uint8
 	reused bool // taken from the idle list: the origin may have closed it meanwhile
@@ -56,7 +62,7 @@ func (oc *originConn) opened(c gnet.Conn) {
 
 // dialFailed runs on the loop when the dial or enrollment failed.
 func (oc *originConn) dialFailed(error) {
-	oc.l.originDone(oc.o, false)
+	oc.done(false, true) // a connect failure
 	if cc := oc.cc; cc != nil && cc.oc == oc {
 		cc.originFailed(false, 502)
 	}
@@ -151,8 +157,8 @@ func (oc *originConn) readHead(buf []byte) bool {
 		return false
 	}
 	r := oc.resp
-	if !r.Is11() && !oc.o.http10.Load() {
-		oc.o.http10.Store(true)
+	if !r.Is11() {
+		oc.l.p.http10.Store(oc.s.ID, true)
 	}
 	if r.Status < 200 && r.Status != 101 {
 		// An interim response (100 Continue, 103): relayed to a 1.1
@@ -222,7 +228,7 @@ func (oc *originConn) readHead(buf []byte) bool {
 // connection goes back to this loop's idle list when it can carry another.
 func (oc *originConn) finish() {
 	cc := oc.cc
-	oc.l.originDone(oc.o, true)
+	oc.done(true, oc.resp != nil && oc.resp.Status >= 500)
 	// A response may come before the request body ended (an early 413):
 	// then neither connection can carry another exchange.
 	bodySent := cc.state == ccWait
@@ -243,7 +249,7 @@ func (oc *originConn) finish() {
 
 // broken cuts an exchange whose response went wrong after it started.
 func (oc *originConn) broken() {
-	oc.l.originDone(oc.o, false)
+	oc.done(false, true)
 	cc := oc.cc
 	oc.cc = nil
 	oc.close()
@@ -260,7 +266,7 @@ func (oc *originConn) timeout() {
 		oc.close()
 		return
 	}
-	oc.l.originDone(oc.o, false)
+	oc.done(false, true)
 	cc := oc.cc
 	cc.oc, oc.cc = nil, nil
 	oc.close()
@@ -293,7 +299,7 @@ func (oc *originConn) onClose(error) {
 	cc.oc = nil
 	switch oc.state {
 	case ocHead:
-		oc.l.originDone(oc.o, false)
+		oc.done(false, true)
 		if oc.answered {
 			cc.fail(502) // a response began (held back whole): no retry
 			return
@@ -303,14 +309,14 @@ func (oc *originConn) onClose(error) {
 		cc.originFailed(true, 502)
 	case ocBody:
 		if oc.body.kind == http1.BodyUntilClose {
-			oc.l.originDone(oc.o, true) // a close-delimited body ends so
+			oc.done(true, false) // a close-delimited body ends so
 			cc.exchangeDone(false)
 			return
 		}
-		oc.l.originDone(oc.o, false) // the body was cut short
+		oc.done(false, true) // the body was cut short
 		cc.fail(502)
 	case ocTunnel:
-		oc.l.originDone(oc.o, true)
+		oc.done(true, false)
 		cc.closeFlushed()
 	}
 }
@@ -321,5 +327,37 @@ func (oc *originConn) releaseResponse() {
 	if oc.resp != nil {
 		oc.l.putResponse(oc.resp)
 		oc.resp = nil
+	}
+}
+
+// begin counts an exchange assigned to this connection: the server's
+// in-flight requests, for the policies and max_conns.
+func (oc *originConn) begin(pl *pool.Pool) {
+	oc.pl, oc.began = pl, time.Now()
+	pl.Begin(oc.s)
+}
+
+// done ends the exchange's count once: a success or a failure for the
+// server and the loop, and for passive health checking whether it was a
+// connect error, reset, timeout, invalid response or 5xx.
+func (oc *originConn) done(ok, passiveFail bool) {
+	if oc.pl == nil {
+		return
+	}
+	oc.pl.Report(oc.s, ok, passiveFail, time.Since(oc.began))
+	oc.pl = nil
+	if ok {
+		oc.l.stats.originSuccess.Add(1)
+	} else {
+		oc.l.stats.originFailed.Add(1)
+	}
+}
+
+// abandon ends the exchange's count without a verdict on the server: the
+// client went away mid-exchange.
+func (oc *originConn) abandon() {
+	if oc.pl != nil {
+		oc.s.Live.Inflight.Add(-1)
+		oc.pl = nil
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgeloop/edgeloop/http1"
+	"github.com/edgeloop/edgeloop/pool"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -43,9 +44,14 @@ func (t Timeouts) withDefaults() Timeouts {
 
 // Options configure a Proxy.
 type Options struct {
-	Listen  string   // host:port for clients
-	Loops   int      // event loops; 0 = one per CPU
-	Origins []string // host:port of each origin, chosen round-robin
+	Listen string // host:port for clients
+	Loops  int    // event loops; 0 = one per CPU
+	// Pools is where origins are chosen (pool.Registry): each request is
+	// routed to a pool of the current snapshot and its policy picks the
+	// server. Nil: a registry of one pool, "default", with the Origins
+	// (host:port) as servers, round robin, no health checks.
+	Pools   PoolSource
+	Origins []string
 	// Timeouts and limits; zero values take defaults.
 	Timeouts      Timeouts
 	Limits        http1.Limits
@@ -62,16 +68,9 @@ type Options struct {
 	AccessLog bool
 }
 
-// origin is one server of the pool, with its counters.
-type origin struct {
-	id      int
-	addr    string
-	success atomic.Uint64
-	failed  atomic.Uint64
-	// http10: the origin answered in HTTP/1.0, so it knows no Expect:
-	// the proxy answers 100-continue itself (RFC 9110 §10.1.1).
-	http10 atomic.Bool
-}
+// PoolSource gives the current pool snapshot; Snapshot must not block
+// (pool.Registry loads an atomic.Pointer).
+type PoolSource interface{ Snapshot() *pool.Snapshot }
 
 // Stats are the proxy's counters, in the sense of CONTRACT.md's /stats.
 type Stats struct {
@@ -87,9 +86,10 @@ type LoopStats struct {
 	OriginSuccess, OriginFailed uint64
 }
 
-// OriginStats are one origin's counters, summed over the loops.
+// OriginStats are one server's counters, over all loops.
 type OriginStats struct {
-	Addr            string
+	ID              int
+	Pool, Addr      string
 	Success, Failed uint64
 }
 
@@ -98,9 +98,12 @@ type OriginStats struct {
 type Proxy struct {
 	gnet.BuiltinEventEngine
 
-	opts    Options
-	origins []*origin
-	rr      atomic.Uint64
+	opts Options
+	src  PoolSource
+	// http10 holds the IDs of servers seen answering in HTTP/1.0: they
+	// know no Expect, so the proxy answers 100-continue itself (RFC 9110
+	// §10.1.1). Read only for requests that carry the expectation.
+	http10 sync.Map
 
 	eng      gnet.Engine
 	booted   chan struct{}
@@ -134,11 +137,20 @@ func New(o Options) (*Proxy, error) {
 	}
 	p := &Proxy{opts: o, booted: make(chan struct{}), stopped: make(chan struct{}),
 		loops: map[gnet.EventLoop]*loop{}, log: o.Logger}
-	for i, a := range o.Origins {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, fmt.Errorf("eventloop: origin %q: %w", a, err)
+	p.src = o.Pools
+	if p.src == nil {
+		pc := pool.PoolConfig{Name: "default", Check: pool.CheckConfig{Disabled: true}}
+		for _, a := range o.Origins {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("eventloop: origin %q: %w", a, err)
+			}
+			pc.Servers = append(pc.Servers, pool.ServerConfig{URL: "http://" + a})
 		}
-		p.origins = append(p.origins, &origin{id: i + 1, addr: a})
+		reg, err := pool.New(pool.Config{Pools: []pool.PoolConfig{pc}, Passive: pool.PassiveConfig{Fails: -1}})
+		if err != nil {
+			return nil, fmt.Errorf("eventloop: origins: %w", err)
+		}
+		p.src = reg
 	}
 	return p, nil
 }
@@ -212,24 +224,23 @@ func (p *Proxy) stop() error {
 }
 
 // Stats sums the counters of every loop; safe from any goroutine. Each
-// loop writes only its own counters (loopStats), so the request path
-// shares no cache line between loops; a reader sees each counter whole,
-// not the set of them at one instant.
+// loop writes only its own totals (loopStats), so the request path shares
+// no cache line between loops; per-origin counts are the servers' own
+// (pool.Live). A reader sees each counter whole, not the set of them at
+// one instant.
 func (p *Proxy) Stats() Stats {
-	s := Stats{Origins: make([]OriginStats, len(p.origins))}
-	for i, o := range p.origins {
-		s.Origins[i].Addr = o.addr
+	var s Stats
+	snap := p.src.Snapshot()
+	for _, name := range snap.PoolNames() {
+		for _, sv := range snap.Pool(name).Servers {
+			s.Origins = append(s.Origins, OriginStats{ID: sv.ID, Pool: name, Addr: sv.Addr,
+				Success: sv.Live.Success.Load(), Failed: sv.Live.Failed.Load()})
+		}
 	}
 	if list := p.list.Load(); list != nil {
 		for _, l := range *list {
-			ls := LoopStats{ClientSuccess: l.stats.clientSuccess.Load(), ClientFailed: l.stats.clientFailed.Load()}
-			for i := range l.stats.origins {
-				ok, failed := l.stats.origins[i].success.Load(), l.stats.origins[i].failed.Load()
-				ls.OriginSuccess += ok
-				ls.OriginFailed += failed
-				s.Origins[i].Success += ok
-				s.Origins[i].Failed += failed
-			}
+			ls := LoopStats{ClientSuccess: l.stats.clientSuccess.Load(), ClientFailed: l.stats.clientFailed.Load(),
+				OriginSuccess: l.stats.originSuccess.Load(), OriginFailed: l.stats.originFailed.Load()}
 			s.Loops = append(s.Loops, ls)
 			s.ClientSuccess += ls.ClientSuccess
 			s.ClientFailed += ls.ClientFailed
@@ -263,19 +274,6 @@ func (p *Proxy) loopOf(el gnet.EventLoop) *loop {
 	}
 	p.list.Store(&list)
 	return l
-}
-
-// pick chooses the next origin round-robin; nil when there is none.
-func (p *Proxy) pick(skip *origin) *origin {
-	n := len(p.origins)
-	if n == 0 {
-		return nil
-	}
-	o := p.origins[int(p.rr.Add(1)-1)%n]
-	if o == skip && n > 1 {
-		o = p.origins[int(p.rr.Add(1)-1)%n]
-	}
-	return o
 }
 
 // OnOpen: a client accepted on a loop, or an origin connection we
