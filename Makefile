@@ -34,6 +34,8 @@ run: build
 	echo "edgeloop on :8080 in front of the demo origin 127.0.0.1:9000"; \
 	echo "  curl -i http://127.0.0.1:8080/            # Hello, World! through the proxy"; \
 	echo "  curl -i http://127.0.0.1:8687/healthz     # admin"; \
+	echo "  curl http://127.0.0.1:8687/servers        # the pool (management API)"; \
+	echo "  curl -d '{\"url\":\"http://127.0.0.1:9001\"}' http://127.0.0.1:8687/servers   # add an origin"; \
 	echo "Ctrl-C stops both; logs: stderr (edgeloop), .run/origin.log"; \
 	bin/edgeloop -listen :8080 -admin 127.0.0.1:8687 -origin http://127.0.0.1:9000 -state .run/edgeloop.state.json
 

@@ -3,12 +3,13 @@
 //	edgeloop [-config FILE] [-listen ADDR] [-admin ADDR] [-origin URL]...
 //	         [-loops N] [-state FILE] [-check] [-version] [-log-format text|json]
 //
-// It reads the flags and the YAML file (package config), starts the gnet
-// event loops (package eventloop) in front of the origins of pool
-// "default", and serves /healthz on the admin address until the
-// management API lands (issue 4). SIGTERM or SIGINT drains in-flight
-// requests, up to the drain timeout, and exits 0. A bad flag or config is
-// one line naming the key, and exit 2.
+// It reads the flags and the YAML file (package config), builds the pool
+// registry (package pool: the config's pools, the state file, then the
+// -origin servers), starts the gnet event loops (package eventloop) in
+// front of it and serves the management API (package mgmt) on the admin
+// address. SIGTERM or SIGINT drains in-flight requests, up to the drain
+// timeout, and exits 0. A bad flag or config is one line naming the key,
+// and exit 2.
 package main
 
 import (
@@ -19,9 +20,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
+	"slices"
 	"syscall"
 	"time"
 
@@ -29,6 +31,8 @@ import (
 	"github.com/edgeloop/edgeloop/eventloop"
 	"github.com/edgeloop/edgeloop/http1"
 	"github.com/edgeloop/edgeloop/internal/version"
+	"github.com/edgeloop/edgeloop/mgmt"
+	"github.com/edgeloop/edgeloop/pool"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -52,16 +56,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if before, after := spareProcs(cfg.Loops); after != before {
 		log.Info("GOMAXPROCS raised to one more than the event loops", "from", before, "to", after)
 	}
-	p, err := eventloop.New(proxyOptions(cfg, log))
+	reg, err := newRegistry(cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "edgeloop: "+err.Error())
 		return 2
 	}
-	admin, err := startAdmin(cfg.Admin, p, log)
+	defer reg.Close()
+	opts := proxyOptions(cfg, log)
+	opts.Pools = reg
+	p, err := eventloop.New(opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "edgeloop: "+err.Error())
+		return 2
+	}
+	loops := cfg.Loops
+	if loops <= 0 {
+		loops = runtime.NumCPU()
+	}
+	admin, err := startAdmin(cfg, &control{reg: reg, proxy: p, loops: loops}, p, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "edgeloop: admin: "+err.Error())
 		return 2
 	}
+	ctx, stopChecks := context.WithCancel(context.Background())
+	defer stopChecks()
+	reg.Start(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Serve() }()
 	select {
@@ -70,8 +89,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case <-p.Ready():
 	}
-	log.Info("edgeloop serving", "listen", cfg.Listen, "admin", cfg.Admin, "loops", cfg.Loops,
-		"origins", len(proxyOptions(cfg, log).Origins), "version", version.Version)
+	servers, _ := reg.Servers("default")
+	log.Info("edgeloop serving", "listen", cfg.Listen, "admin", cfg.Admin, "loops", loops,
+		"servers", len(servers), "state", cfg.State, "version", version.Version)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
@@ -98,29 +118,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// proxyOptions maps the configuration onto the event loops' options: the
-// servers of pool "default", then the -origin flags.
+// proxyOptions maps the configuration onto the event loops' options; the
+// origins come from the pool registry (newRegistry).
 func proxyOptions(cfg *config.Config, log *slog.Logger) eventloop.Options {
-	var origins []string
-	if def := cfg.Pools["default"]; def != nil {
-		for _, s := range def.Servers {
-			origins = append(origins, net.JoinHostPort(s.Host, fmt.Sprint(s.Port)))
-		}
-	}
-	for _, raw := range cfg.Origins { // validated by config.Load
-		if u, err := url.Parse(raw); err == nil {
-			port := u.Port()
-			if port == "" {
-				port = "80" // CONTRACT.md: a URL without a port means 80
-			}
-			origins = append(origins, net.JoinHostPort(u.Hostname(), port))
-		}
-	}
 	t := cfg.Timeouts
 	return eventloop.Options{
-		Listen:  cfg.Listen,
-		Loops:   cfg.Loops,
-		Origins: origins,
+		Listen: cfg.Listen,
+		Loops:  cfg.Loops,
 		Timeouts: eventloop.Timeouts{
 			ClientHead: t.ClientHead, ClientIdle: t.ClientIdle,
 			OriginConnect: t.OriginConnect, OriginResponse: t.OriginResponse,
@@ -146,28 +150,67 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// startAdmin serves /healthz on the admin address until the management
-// API (issue 4) takes the address over.
-func startAdmin(addr string, p *eventloop.Proxy, log *slog.Logger) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
+// startAdmin serves the management API (package mgmt) on the admin
+// address.
+func startAdmin(cfg *config.Config, c *control, p *eventloop.Proxy, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", cfg.Admin)
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	ready := func() bool {
 		select {
 		case <-p.Ready():
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"status":"serving"}`+"\n")
+			return true
 		default:
-			http.Error(w, `{"error":"starting"}`, http.StatusServiceUnavailable)
+			return false
 		}
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	}
+	srv := &http.Server{Handler: mgmt.New(c, mgmt.Options{Token: cfg.AdminToken, Ready: ready}),
+		ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin server", "err", err)
 		}
 	}()
 	return srv, nil
+}
+
+// newRegistry builds the pool registry: the config's pools, the state
+// file over them, then the -origin servers (CONTRACT.md: in that order;
+// an -origin server the state file holds already is kept as it is).
+func newRegistry(cfg *config.Config, log *slog.Logger) (*pool.Registry, error) {
+	pc := pool.Config{StateFile: cfg.State, DrainTimeout: cfg.Timeouts.Drain}
+	for _, name := range sortedPools(cfg) {
+		cp := cfg.Pools[name]
+		p := pool.PoolConfig{Name: name, Kind: cp.Kind, Policy: cp.Balance, HashKey: cp.HashKey,
+			Check: pool.CheckConfig{Disabled: !cp.Check.Enabled, Path: cp.Check.Path,
+				Interval: cp.Check.Interval, Timeout: cp.Check.Timeout, Fall: cp.Check.Fall, Rise: cp.Check.Rise}}
+		for _, s := range cp.Servers {
+			p.Servers = append(p.Servers, pool.ServerConfig{URL: s.URL, Weight: s.Weight})
+		}
+		pc.Pools = append(pc.Pools, p)
+	}
+	for _, r := range cfg.Routes {
+		pc.Routes = append(pc.Routes, pool.RouteConfig{Host: r.Host, PathPrefix: r.PathPrefix, Pool: r.Pool})
+	}
+	reg, err := pool.New(pc)
+	if err != nil {
+		return nil, err
+	}
+	for _, raw := range cfg.Origins {
+		if _, err := reg.Add("default", raw, 1); err != nil && !errors.Is(err, pool.ErrExists) {
+			reg.Close()
+			return nil, fmt.Errorf("-origin %s: %w", raw, err)
+		}
+	}
+	return reg, nil
+}
+
+func sortedPools(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Pools))
+	for n := range cfg.Pools {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }

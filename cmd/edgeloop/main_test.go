@@ -56,13 +56,7 @@ func freeAddr(t *testing.T) string {
 // TestSIGTERMDrains runs the real binary: a request in flight when
 // SIGTERM arrives completes with 200, then the process exits 0.
 func TestSIGTERMDrains(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "edgeloop")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	o, err := origin.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
