@@ -30,6 +30,9 @@ type filePool struct {
 	Balance     string       `yaml:"balance"`
 	HashKey     string       `yaml:"hash_key"`
 	HealthCheck *fileCheck   `yaml:"health_check"`
+	MaxConns    *int         `yaml:"max_conns"`
+	QueueLen    *int         `yaml:"queue_len"`
+	QueueTime   *string      `yaml:"queue_timeout"`
 	Servers     []fileServer `yaml:"servers"`
 }
 
@@ -166,7 +169,7 @@ func applyPools(c *Config, pools map[string]*filePool) error {
 		if fp == nil {
 			fp = &filePool{}
 		}
-		p := &Pool{Kind: fp.Kind, Balance: fp.Balance, Check: DefaultCheck()}
+		p := &Pool{Kind: fp.Kind, Balance: fp.Balance, Check: DefaultCheck(), QueueLen: 1024, QueueTimeout: 5 * time.Second}
 		if p.Balance == "" {
 			p.Balance = "round_robin"
 		}
@@ -180,6 +183,9 @@ func applyPools(c *Config, pools map[string]*filePool) error {
 			return err
 		}
 		if err := applyCheck(&p.Check, fp.HealthCheck, key+".health_check"); err != nil {
+			return err
+		}
+		if err := applyQueue(p, fp, key); err != nil {
 			return err
 		}
 		if p.Kind == "pull" && len(fp.Servers) > 0 {
@@ -224,6 +230,30 @@ func applyHashKey(p *Pool, v, key string) error {
 		p.HashKey = v
 	default:
 		return errf(key+".hash_key", "%q: want ip, header:NAME or cookie:NAME", v)
+	}
+	return nil
+}
+
+// applyQueue reads max_conns and its wait queue.
+func applyQueue(p *Pool, f *filePool, key string) error {
+	if f.MaxConns != nil {
+		if *f.MaxConns < 0 || *f.MaxConns > 1000000 {
+			return errf(key+".max_conns", "%d: want 0 (no cap) to 1000000", *f.MaxConns)
+		}
+		p.MaxConns = *f.MaxConns
+	}
+	if f.QueueLen != nil {
+		if *f.QueueLen < 1 || *f.QueueLen > 1000000 {
+			return errf(key+".queue_len", "%d: want 1-1000000", *f.QueueLen)
+		}
+		p.QueueLen = *f.QueueLen
+	}
+	if f.QueueTime != nil {
+		d, err := time.ParseDuration(*f.QueueTime)
+		if err != nil || d <= 0 {
+			return errf(key+".queue_timeout", "%q: want a positive duration such as 5s", *f.QueueTime)
+		}
+		p.QueueTimeout = d
 	}
 	return nil
 }

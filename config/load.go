@@ -76,7 +76,12 @@ type Pool struct {
 	Balance string // round_robin, least_conn, p2c_ewma, hash
 	HashKey string // for hash: ip, header:NAME or cookie:NAME
 	Check   HealthCheck
-	Servers []Server
+	// MaxConns caps each server's requests in flight (0: no cap); when all
+	// are full, up to QueueLen requests wait up to QueueTimeout, then 503.
+	MaxConns     int
+	QueueLen     int
+	QueueTimeout time.Duration
+	Servers      []Server
 }
 
 // HealthCheck is a pool's active health check (key health_check).
@@ -116,7 +121,8 @@ func Defaults() *Config {
 			MaxRequestLine: 8192, MaxHeaderBytes: 16384, MaxFields: 100,
 			RetryBodyBytes: 64 << 10, IdlePerOrigin: 64,
 		},
-		Pools: map[string]*Pool{"default": {Balance: "round_robin", HashKey: "ip", Check: DefaultCheck()}},
+		Pools: map[string]*Pool{"default": {Balance: "round_robin", HashKey: "ip", Check: DefaultCheck(),
+			QueueLen: 1024, QueueTimeout: 5 * time.Second}},
 	}
 }
 

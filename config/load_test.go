@@ -170,6 +170,8 @@ func TestPoolKeys(t *testing.T) {
 		"pools:\n  default:\n    health_check: {fall: 0}\n":        "pools.default.health_check.fall",
 		"pools:\n  default:\n    health_check: {path: health}\n":   "pools.default.health_check.path",
 		"pools:\n  default:\n    health_check: {every: 5s}\n":      "every",
+		"pools:\n  default:\n    max_conns: -1\n":                  "pools.default.max_conns",
+		"pools:\n  default:\n    queue_timeout: 0s\n":              "pools.default.queue_timeout",
 	} {
 		_, err := Load([]string{"-config", write(body)})
 		if err == nil || !strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "\n") {

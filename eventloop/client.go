@@ -1,6 +1,7 @@
 package eventloop
 
 import (
+	"context"
 	"net"
 	"time"
 
@@ -14,6 +15,7 @@ const (
 	ccIdle    uint8 = iota // between requests (keep-alive), or before the first
 	ccHead                 // inside a request head
 	ccConnect              // head read, waiting for an origin connection
+	ccQueued               // head read, waiting for a server under its max_conns
 	ccBody                 // forwarding the request body
 	ccWait                 // request sent; the response is being relayed
 	ccTunnel               // after a 101 or a 2xx to CONNECT: raw bytes both ways
@@ -44,11 +46,12 @@ type clientConn struct {
 	keepAlive bool // the client keeps the connection after this exchange
 	http10    bool // the client spoke HTTP/1.0
 	retried   bool
-	hostSynth bool     // the head's Host is the origin's address (no Host was sent)
-	bodyKept  bool     // the whole request body is in head: a retry can resend it
-	started   bool     // a response byte went to the client: no retry, no error page
-	inflight  bool     // counted in Proxy.active
-	pause     pausable // reading paused while the origin is slow to take the upload
+	hostSynth bool         // the head's Host is the origin's address (no Host was sent)
+	bodyKept  bool         // the whole request body is in head: a retry can resend it
+	started   bool         // a response byte went to the client: no retry, no error page
+	inflight  bool         // counted in Proxy.active
+	pause     pausable     // reading paused while the origin is slow to take the upload
+	waiter    *pool.Waiter // in the pool's max_conns queue while ccQueued
 
 	deadline time.Time
 	closed   bool
@@ -87,7 +90,7 @@ func (cc *clientConn) onTraffic() {
 		case ccTunnel:
 			cc.tunnel()
 		}
-		// ccConnect, ccWait: later bytes (pipelined requests) wait in
+		// ccConnect, ccQueued, ccWait: later bytes (pipelined requests) wait in
 		// gnet's buffer until this exchange ends.
 		if !more {
 			return
@@ -141,10 +144,21 @@ func (cc *clientConn) readHead() bool {
 		o = pl.Pick(cc.hashKey(pl, r, buf), nil)
 	}
 	if o == nil {
+		if pl != nil && pl.Kind == "" && pl.Full() {
+			return cc.queue(pl, false) // every server at max_conns: wait
+		}
 		_, _ = cc.c.Discard(n)
 		cc.fail(503) // no usable server (a pull pool has no workers yet)
 		return false
 	}
+	return cc.dispatch(pl, o, buf, n)
+}
+
+// dispatch starts the exchange of the parsed head (n bytes of buf) on
+// server o of pool pl.
+func (cc *clientConn) dispatch(pl *pool.Pool, o *pool.Server, buf []byte, n int) bool {
+	r := cc.req
+	limit := cc.l.p.opts.MaxBodyBytes
 	cc.pl = pl
 	// A request without Host (HTTP/1.0) is sent to the origin with the
 	// origin's own address as Host, as HTTP/1.1 requires one.
@@ -376,14 +390,88 @@ func (cc *clientConn) timeout() {
 	switch cc.state {
 	case ccHead, ccBody:
 		cc.fail(408) // RFC 9110 §15.5.9: the head or body took too long
+	case ccQueued:
+		cc.unqueue() // no server freed a slot within the queue timeout
+		cc.discardHead()
+		cc.fail(503)
 	default:
 		cc.close() // idle keep-alive connection
+	}
+}
+
+// queue waits for a slot under the pool's max_conns; the head stays in
+// gnet's buffer, undiscarded, until woken. front: a woken request that
+// lost the slot again keeps its place. A full queue gets 503.
+func (cc *clientConn) queue(pl *pool.Pool, front bool) bool {
+	if cc.waiter == nil {
+		cc.waiter = pool.NewWaiter(func() {
+			_ = cc.l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+				cc.dequeued()
+				return nil
+			}))
+		})
+	}
+	if !pl.Wait(cc.waiter, front) {
+		cc.discardHead()
+		cc.fail(503)
+		return false
+	}
+	cc.pl, cc.state = pl, ccQueued
+	cc.deadline = cc.l.now.Add(pl.QueueTimeout())
+	return false
+}
+
+// dequeued runs on the loop when a slot may be free: the request picks
+// again, from the pool's current snapshot.
+func (cc *clientConn) dequeued() {
+	if cc.closed || cc.state != ccQueued {
+		return
+	}
+	buf, _ := cc.c.Peek(-1)
+	n, err := cc.req.Parse(buf) // the same head: its length again
+	if err != nil {
+		cc.fail(http1.StatusOf(err))
+		return
+	}
+	pl := cc.l.p.src.Snapshot().Pool(cc.pl.Name)
+	var o *pool.Server
+	if pl != nil {
+		o = pl.Pick(cc.hashKey(pl, cc.req, buf), nil)
+	}
+	switch {
+	case o != nil:
+		if cc.dispatch(pl, o, buf, n) {
+			cc.onTraffic()
+		}
+	case pl != nil && pl.Full():
+		cc.queue(pl, true)
+	default:
+		cc.discardHead()
+		cc.fail(503)
+	}
+}
+
+// unqueue leaves the max_conns queue (client gone or out of time).
+func (cc *clientConn) unqueue() {
+	if cc.state == ccQueued && cc.waiter != nil && cc.pl != nil {
+		cc.pl.Cancel(cc.waiter)
+	}
+}
+
+// discardHead drops the buffered head of a request that will not be
+// forwarded.
+func (cc *clientConn) discardHead() {
+	if buf, _ := cc.c.Peek(-1); len(buf) > 0 {
+		if n, err := cc.req.Parse(buf); err == nil {
+			_, _ = cc.c.Discard(n)
+		}
 	}
 }
 
 // onClose: the client is gone. An exchange in flight takes its origin
 // connection with it: it holds half a request or an unread response.
 func (cc *clientConn) onClose(error) {
+	cc.unqueue()
 	cc.closed = true
 	delete(cc.l.clients, cc)
 	defer cc.releaseRequest()

@@ -159,6 +159,10 @@ func appendError(dst []byte, status int) []byte {
 	dst = http1.AppendField(dst, "Content-Type", "text/plain; charset=utf-8")
 	dst = http1.AppendContentLength(dst, int64(len(text)+1))
 	dst = http1.AppendField(dst, "Connection", "close")
+	if status == 503 {
+		// RFC 9110 §10.2.3: no server (or no free one) now; try in a second.
+		dst = http1.AppendField(dst, "Retry-After", "1")
+	}
 	dst = http1.AppendField(dst, "Via", viaValue)
 	dst = http1.AppendEndOfHead(dst)
 	return append(append(dst, text...), '\n')

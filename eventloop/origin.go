@@ -357,7 +357,7 @@ func (oc *originConn) done(ok, passiveFail bool) {
 // client went away mid-exchange.
 func (oc *originConn) abandon() {
 	if oc.pl != nil {
-		oc.s.Live.Inflight.Add(-1)
+		oc.pl.Release(oc.s)
 		oc.pl = nil
 	}
 }

@@ -26,6 +26,13 @@ type PoolConfig struct {
 	HashKey string // policy hash: "ip" (default), "header:NAME" or "cookie:NAME"
 	Servers []ServerConfig
 	Check   CheckConfig
+	// MaxConns caps each server's requests in flight (0 = no cap). When
+	// every usable server is at its cap, a request waits in the pool's
+	// queue, in order, for at most QueueTimeout (default 5 s); at most
+	// QueueLen (default 1024) wait (HAProxy's maxconn queue).
+	MaxConns     int
+	QueueLen     int
+	QueueTimeout time.Duration
 }
 
 // ServerConfig is one origin of a configured pool.
@@ -167,6 +174,15 @@ func poolDefaults(pc PoolConfig) (PoolConfig, error) {
 		pc.Check.Disabled = true
 	default:
 		return pc, badInput("pool %q: unknown kind %q (want \"\" or \"pull\")", pc.Name, pc.Kind)
+	}
+	if pc.MaxConns < 0 || pc.QueueLen < 0 || pc.QueueTimeout < 0 {
+		return pc, badInput("pool %q: max_conns, queue length and queue timeout must not be negative", pc.Name)
+	}
+	if pc.QueueLen == 0 {
+		pc.QueueLen = 1024
+	}
+	if pc.QueueTimeout == 0 {
+		pc.QueueTimeout = 5 * time.Second
 	}
 	if _, ok := parsePolicy(pc.Policy); !ok {
 		return pc, badInput("pool %q: unknown policy %q (want round_robin, least_conn, p2c_ewma or hash)", pc.Name, pc.Policy)

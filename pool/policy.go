@@ -34,6 +34,11 @@ type Pool struct {
 	// policy then needs no logarithm).
 	sameWeight bool
 	shared     *poolShared
+	// maxConns caps each server's in-flight requests (0: no cap); the
+	// waiters for a free slot queue in shared (queue.go).
+	maxConns     int64
+	queueLen     int
+	queueTimeout time.Duration
 }
 
 // poolShared is what a pool's snapshots share: the round-robin position,
@@ -43,6 +48,11 @@ type poolShared struct {
 	rr atomic.Uint64
 	_  [56]byte // keep the hot counter off the mutex's cache line
 	mu sync.Mutex
+	// The requests waiting for a server under its max_conns (queue.go):
+	// waiting mirrors len(queue) so Report reads it without the lock.
+	waiting atomic.Int64
+	qmu     sync.Mutex
+	queue   []*Waiter
 }
 
 // KeyKind is what a hash policy hashes.
@@ -96,6 +106,9 @@ func (p *Pool) Begin(s *Server) { s.Live.Inflight.Add(1) }
 func (p *Pool) Report(s *Server, ok bool, passiveFail bool, latency time.Duration) {
 	l := s.Live
 	l.Inflight.Add(-1)
+	if p.shared.waiting.Load() > 0 {
+		p.wakeOne() // a slot is free: the oldest waiter tries again
+	}
 	if ok {
 		l.Success.Add(1)
 		l.record(latency)
@@ -171,9 +184,13 @@ func usableAt(s *Server, now int64) bool {
 	return u == 0 || now >= u
 }
 
-// live reports whether s (from p.usable) is not ejected, reading the
-// clock only when s carries an ejection time, once per Pick.
-func live(s *Server, now *int64) bool {
+// live reports whether s (from p.usable) may take a request: under the
+// pool's max_conns and not ejected, reading the clock only when s carries
+// an ejection time, once per Pick.
+func (p *Pool) live(s *Server, now *int64) bool {
+	if p.maxConns > 0 && s.Live.Inflight.Load() >= p.maxConns {
+		return false
+	}
 	u := s.Live.until.Load()
 	if u == 0 {
 		return true
@@ -197,7 +214,7 @@ func (p *Pool) scan(start int, not *Server, now *int64) *Server {
 		if j++; j == n {
 			j = 0
 		}
-		if !live(s, now) {
+		if !p.live(s, now) {
 			continue
 		}
 		if isNot(s, not) {
@@ -219,7 +236,7 @@ func (p *Pool) pickRR(not *Server) *Server {
 	n := uint64(len(p.seq))
 	for k := range uint64(min(seqTries, n)) {
 		s := p.usable[p.seq[(c+k)%n]]
-		if !isNot(s, not) && live(s, &now) {
+		if !isNot(s, not) && p.live(s, &now) {
 			return s
 		}
 	}
@@ -240,7 +257,7 @@ func (p *Pool) pickLeast(not *Server) *Server {
 		if j++; j == n {
 			j = 0
 		}
-		if !live(s, &now) {
+		if !p.live(s, &now) {
 			continue
 		}
 		if isNot(s, not) {
@@ -273,8 +290,8 @@ func (p *Pool) pickP2C(not *Server) *Server {
 		j++
 	}
 	a, b := p.usable[i], p.usable[j]
-	aok := !isNot(a, not) && live(a, &now)
-	bok := !isNot(b, not) && live(b, &now)
+	aok := !isNot(a, not) && p.live(a, &now)
+	bok := !isNot(b, not) && p.live(b, &now)
 	switch {
 	case aok && bok:
 		if p2cCost(a, b) <= p2cCost(b, a) {
@@ -312,7 +329,7 @@ func (p *Pool) pickHash(key []byte, not *Server) *Server {
 	var best, self *Server
 	bestScore := math.Inf(-1)
 	for i, s := range p.usable {
-		if !live(s, &now) {
+		if !p.live(s, &now) {
 			continue
 		}
 		if isNot(s, not) {

@@ -136,13 +136,16 @@ func boolInt(b bool) int {
 // its Live), the usable list, and what the policy precomputes.
 func buildPool(d *poolDef, passive PassiveConfig) *Pool {
 	p := &Pool{
-		Name:    d.cfg.Name,
-		Kind:    d.cfg.Kind,
-		policy:  d.policy,
-		keyKind: d.keyKind,
-		keyName: d.keyName,
-		passive: passive,
-		shared:  d.shared,
+		Name:         d.cfg.Name,
+		Kind:         d.cfg.Kind,
+		policy:       d.policy,
+		keyKind:      d.keyKind,
+		keyName:      d.keyName,
+		passive:      passive,
+		shared:       d.shared,
+		maxConns:     int64(d.cfg.MaxConns),
+		queueLen:     d.cfg.QueueLen,
+		queueTimeout: d.cfg.QueueTimeout,
 	}
 	p.Servers = make([]*Server, 0, len(d.entries))
 	var weights []int

@@ -184,7 +184,8 @@ func newRegistry(cfg *config.Config, log *slog.Logger) (*pool.Registry, error) {
 		cp := cfg.Pools[name]
 		p := pool.PoolConfig{Name: name, Kind: cp.Kind, Policy: cp.Balance, HashKey: cp.HashKey,
 			Check: pool.CheckConfig{Disabled: !cp.Check.Enabled, Path: cp.Check.Path,
-				Interval: cp.Check.Interval, Timeout: cp.Check.Timeout, Fall: cp.Check.Fall, Rise: cp.Check.Rise}}
+				Interval: cp.Check.Interval, Timeout: cp.Check.Timeout, Fall: cp.Check.Fall, Rise: cp.Check.Rise},
+			MaxConns: cp.MaxConns, QueueLen: cp.QueueLen, QueueTimeout: cp.QueueTimeout}
 		for _, s := range cp.Servers {
 			p.Servers = append(p.Servers, pool.ServerConfig{URL: s.URL, Weight: s.Weight})
 		}

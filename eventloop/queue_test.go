@@ -1,0 +1,108 @@
+package eventloop_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/edgeloop/edgeloop/eventloop"
+	"github.com/edgeloop/edgeloop/pool"
+)
+
+// countingOrigin answers after delay and records the most requests it
+// held at once.
+func countingOrigin(t *testing.T, delay time.Duration) (addr string, peak *atomic.Int64) {
+	t.Helper()
+	var cur atomic.Int64
+	peak = new(atomic.Int64)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := cur.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(delay)
+		cur.Add(-1)
+		io.WriteString(w, "ok")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), peak
+}
+
+func cappedProxy(t *testing.T, origin string, queueTimeout time.Duration) *testProxy {
+	t.Helper()
+	reg, err := pool.New(pool.Config{Pools: []pool.PoolConfig{{Name: "default", MaxConns: 1,
+		QueueTimeout: queueTimeout, Check: pool.CheckConfig{Disabled: true},
+		Servers: []pool.ServerConfig{{URL: "http://" + origin}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Close)
+	return startProxy(t, eventloop.Options{Pools: reg})
+}
+
+// With max_conns 1, concurrent requests wait their turn: all succeed and
+// the origin never holds two at once.
+func TestMaxConnsQueues(t *testing.T) {
+	origin, peak := countingOrigin(t, 50*time.Millisecond)
+	p := cappedProxy(t, origin, 5*time.Second)
+	var wg sync.WaitGroup
+	statuses := make(chan int, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+			r, err := c.Get("http://" + p.Addr + "/")
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			io.Copy(io.Discard, r.Body)
+			r.Body.Close()
+			c.CloseIdleConnections()
+			statuses <- r.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 200 {
+			t.Fatalf("a queued request got %d", s)
+		}
+	}
+	if peak.Load() != 1 {
+		t.Fatalf("the origin held %d requests at once under max_conns 1", peak.Load())
+	}
+}
+
+// A request that finds no free slot within the queue timeout gets 503
+// with Retry-After, and the connection closes.
+func TestMaxConnsQueueTimeout(t *testing.T) {
+	origin, _ := countingOrigin(t, 600*time.Millisecond)
+	p := cappedProxy(t, origin, 200*time.Millisecond)
+	busy := dial(t, p.Addr)
+	busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // it holds the only slot
+	c := dial(t, p.Addr)
+	start := time.Now()
+	c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	r := c.read("GET")
+	if r.Status != 503 || r.Header.Get("Retry-After") != "1" {
+		t.Fatalf("queued past its timeout: status %d, header %v", r.Status, r.Header)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Fatalf("503 after %s, before the 200 ms queue timeout", d)
+	}
+	c.expectClosed()
+	if r := busy.read("GET"); r.Status != 200 {
+		t.Fatalf("the request holding the slot: %d", r.Status)
+	}
+}
