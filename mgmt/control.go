@@ -81,6 +81,9 @@ type Control interface {
 	Detail() []ServerStats
 	// Loops returns the number of event loops.
 	Loops() int
+	// Queued is the number of requests waiting, per pool, for a server
+	// under its max_conns.
+	Queued() map[string]int
 }
 
 // The errors Control wraps to choose the status of a failed call.

@@ -152,6 +152,8 @@ func (f *fake) Detail() []ServerStats {
 
 func (f *fake) Loops() int { return f.loops }
 
+func (f *fake) Queued() map[string]int { return map[string]int{"default": 2} }
+
 // snapshot encodes the fake's whole state, to compare before and after.
 func (f *fake) snapshot(t *testing.T) string {
 	t.Helper()

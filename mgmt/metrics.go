@@ -54,6 +54,7 @@ type collector struct {
 	reused         *prometheus.Desc
 	latency        *prometheus.Desc
 	loops          *prometheus.Desc
+	queued         *prometheus.Desc
 }
 
 func newCollector(c Control) *collector {
@@ -79,7 +80,8 @@ func newCollector(c Control) *collector {
 			"Requests sent to the origin on a connection that had already served one.", server...),
 		latency: d("server_latency_seconds", "Time from sending a request to an origin to its complete response.",
 			server...),
-		loops: d("loops", "Event loops serving clients."),
+		loops:  d("loops", "Event loops serving clients."),
+		queued: d("pool_queue_length", "Requests waiting for a server under its max_conns.", "pool"),
 	}
 }
 
@@ -88,7 +90,7 @@ func newCollector(c Control) *collector {
 func (k *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		k.clientRequests, k.serverRequests, k.inflight, k.up, k.state,
-		k.ejected, k.opened, k.reused, k.latency, k.loops,
+		k.ejected, k.opened, k.reused, k.latency, k.loops, k.queued,
 	} {
 		ch <- d
 	}
@@ -100,6 +102,9 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(k.clientRequests, prometheus.CounterValue, float64(t.ClientSuccess), "success")
 	ch <- prometheus.MustNewConstMetric(k.clientRequests, prometheus.CounterValue, float64(t.ClientFailed), "failed")
 	ch <- prometheus.MustNewConstMetric(k.loops, prometheus.GaugeValue, float64(k.c.Loops()))
+	for name, n := range k.c.Queued() {
+		ch <- prometheus.MustNewConstMetric(k.queued, prometheus.GaugeValue, float64(n), name)
+	}
 	for _, s := range mergeRows(k.c.Detail()) {
 		k.collectServer(ch, s)
 	}

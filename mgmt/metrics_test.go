@@ -94,6 +94,7 @@ func TestMetrics(t *testing.T) {
 		`edgeloop_server_state{`+u+`,state="down"} 0`,
 		"# TYPE edgeloop_loops gauge",
 		"edgeloop_loops 2",
+		`edgeloop_pool_queue_length{pool="default"} 2`,
 	)
 	for _, s := range []string{"_bucket{", "# TYPE go_goroutines gauge", "go_goroutines ", "process_cpu_seconds_total "} {
 		if !strings.Contains(body, s) {

@@ -97,6 +97,18 @@ func (c *control) Detail() []mgmt.ServerStats {
 
 func (c *control) Loops() int { return c.loops }
 
+// Queued reads each pool's max_conns queue from the current snapshot.
+func (c *control) Queued() map[string]int {
+	snap := c.reg.Snapshot()
+	q := map[string]int{}
+	for _, name := range snap.PoolNames() {
+		if p := snap.Pool(name); p != nil && p.Kind == "" {
+			q[name] = p.Queued()
+		}
+	}
+	return q
+}
+
 // info is the server object of CONTRACT.md.
 func info(s *pool.Server) mgmt.ServerInfo {
 	return mgmt.ServerInfo{ID: s.ID, URL: s.URL, IP: s.Host, Port: s.Port, Pool: s.Pool,
