@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/edgeloop/edgeloop/eventloop"
@@ -36,6 +39,9 @@ func (c *control) Servers(name string) ([]mgmt.ServerInfo, error) {
 }
 
 func (c *control) AddServer(name, rawURL string, weight int) (mgmt.ServerInfo, error) {
+	if err := resolvable(rawURL); err != nil {
+		return mgmt.ServerInfo{}, err
+	}
 	s, err := c.reg.Add(name, rawURL, weight)
 	if err != nil {
 		return mgmt.ServerInfo{}, mgmtErr(err)
@@ -107,6 +113,23 @@ func (c *control) Queued() map[string]int {
 		}
 	}
 	return q
+}
+
+// resolvable checks that a URL's host is an IP address or a name that
+// resolves now (CONTRACT.md: a hostname is resolved when added; dials and
+// health checks resolve it again each time). The lookup runs before the
+// registry's lock, so a slow resolver delays only this call.
+func resolvable(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()) != nil {
+		return nil // the registry judges the URL itself
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := net.DefaultResolver.LookupHost(ctx, u.Hostname()); err != nil {
+		return fmt.Errorf("%w: %s does not resolve: %v", mgmt.ErrBadInput, u.Hostname(), err)
+	}
+	return nil
 }
 
 // info is the server object of CONTRACT.md.

@@ -199,6 +199,10 @@ func newRegistry(cfg *config.Config, log *slog.Logger) (*pool.Registry, error) {
 		return nil, err
 	}
 	for _, raw := range cfg.Origins {
+		if err := resolvable(raw); err != nil {
+			reg.Close()
+			return nil, fmt.Errorf("-origin %s: %w", raw, err)
+		}
 		if _, err := reg.Add("default", raw, 1); err != nil && !errors.Is(err, pool.ErrExists) {
 			reg.Close()
 			return nil, fmt.Errorf("-origin %s: %w", raw, err)

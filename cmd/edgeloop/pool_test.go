@@ -290,3 +290,26 @@ func TestDynamicPool(t *testing.T) {
 		r.Body.Close()
 	}
 }
+
+// A hostname is resolved when the server is added: one that does not
+// resolve is refused with 400 and the pool is unchanged; localhost is
+// taken.
+func TestAddResolvesHostname(t *testing.T) {
+	o := startOrigins(t, 1)
+	p := startEdgeloop(t, "-state", filepath.Join(t.TempDir(), "state.json"))
+	if code, b := p.api(t, "POST", "/servers", `{"url":"http://no-such-host.invalid:80"}`, ""); code != 400 || !strings.Contains(string(b), "resolve") {
+		t.Fatalf("unresolvable host: %d %s", code, b)
+	}
+	if n := len(p.servers(t)); n != 0 {
+		t.Fatalf("%d servers after a refused add", n)
+	}
+	_, port, _ := strings.Cut(o[0].Addr(), ":")
+	if code, b := p.api(t, "POST", "/servers", `{"url":"http://localhost:`+port+`"}`, ""); code != 201 {
+		t.Fatalf("localhost: %d %s", code, b)
+	}
+	if r, err := http.Get("http://" + p.listen + "/"); err != nil || r.StatusCode != 200 {
+		t.Fatalf("through localhost: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+}
