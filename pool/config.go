@@ -11,9 +11,12 @@ import (
 
 // Config builds a Registry.
 type Config struct {
-	Pools        []PoolConfig  // must include "default" (New adds an empty round_robin "default" if missing)
-	Routes       []RouteConfig // longest PathPrefix wins; no match: pool "default"
-	StateFile    string        // "" = no persistence
+	Pools     []PoolConfig  // must include "default" (New adds an empty round_robin "default" if missing)
+	Routes    []RouteConfig // longest PathPrefix wins; no match: pool "default"
+	StateFile string        // "" = no persistence
+	// Origins are added to pool "default" after the state file is read
+	// (edgeloop's -origin flags); see New.
+	Origins      []ServerConfig
 	DrainTimeout time.Duration // 0 = 30s
 	Passive      PassiveConfig
 }

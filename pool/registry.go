@@ -116,6 +116,28 @@ func New(cfg Config) (*Registry, error) {
 			r.nextID++
 		}
 	}
+	// Then the -origin servers: on top of what the config and the state
+	// file gave, not written to the file by themselves (they are the
+	// command line's, not dynamic changes), and left as they are when
+	// the state file holds them already.
+	def := r.defs["default"]
+	for _, sc := range cfg.Origins {
+		u, err := parseServerURL(sc.URL)
+		if err != nil {
+			return nil, err
+		}
+		w, err := checkWeight(sc.Weight)
+		if err != nil {
+			return nil, err
+		}
+		if def.cfg.Kind == "pull" {
+			return nil, badInput("pool \"default\" is a pull pool: it takes no servers")
+		}
+		if def.find(u.host, u.port) == nil {
+			def.entries = append(def.entries, &entry{id: r.nextID, u: u, weight: w, live: new(Live)})
+			r.nextID++
+		}
+	}
 	r.publish()
 	return r, nil
 }

@@ -233,3 +233,32 @@ func TestStateWriteFails(t *testing.T) {
 		t.Fatalf("state %s, %v", b, err)
 	}
 }
+
+// Origins (the -origin flags) join pool default after the state file,
+// are not written to it by themselves, and one the file holds already is
+// not added twice.
+func TestOriginsAfterState(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	r, err := New(Config{StateFile: file, Origins: []ServerConfig{{URL: "http://127.0.0.1:9001"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := r.Servers("default"); len(list) != 1 || list[0].Port != 9001 {
+		t.Fatalf("servers %v", list)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("the state file was written for an -origin server: %v", err)
+	}
+	if _, err := r.Add("default", "http://127.0.0.1:9002", 1); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	r2, err := New(Config{StateFile: file, Origins: []ServerConfig{{URL: "http://127.0.0.1:9001"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if list, _ := r2.Servers("default"); len(list) != 2 {
+		t.Fatalf("after restart: %v, want 9001 once and 9002", list)
+	}
+}

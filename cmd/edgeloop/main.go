@@ -177,7 +177,8 @@ func startAdmin(cfg *config.Config, c *control, p *eventloop.Proxy, log *slog.Lo
 
 // newRegistry builds the pool registry: the config's pools, the state
 // file over them, then the -origin servers (CONTRACT.md: in that order;
-// an -origin server the state file holds already is kept as it is).
+// an -origin server the state file holds already is kept as it is, and
+// -origin servers are not written to the state file by themselves).
 func newRegistry(cfg *config.Config, log *slog.Logger) (*pool.Registry, error) {
 	pc := pool.Config{StateFile: cfg.State, DrainTimeout: cfg.Timeouts.Drain}
 	for _, name := range sortedPools(cfg) {
@@ -194,19 +195,15 @@ func newRegistry(cfg *config.Config, log *slog.Logger) (*pool.Registry, error) {
 	for _, r := range cfg.Routes {
 		pc.Routes = append(pc.Routes, pool.RouteConfig{Host: r.Host, PathPrefix: r.PathPrefix, Pool: r.Pool})
 	}
+	for _, raw := range cfg.Origins {
+		if err := resolvable(raw); err != nil {
+			return nil, fmt.Errorf("-origin %s: %w", raw, err)
+		}
+		pc.Origins = append(pc.Origins, pool.ServerConfig{URL: raw, Weight: 1})
+	}
 	reg, err := pool.New(pc)
 	if err != nil {
 		return nil, err
-	}
-	for _, raw := range cfg.Origins {
-		if err := resolvable(raw); err != nil {
-			reg.Close()
-			return nil, fmt.Errorf("-origin %s: %w", raw, err)
-		}
-		if _, err := reg.Add("default", raw, 1); err != nil && !errors.Is(err, pool.ErrExists) {
-			reg.Close()
-			return nil, fmt.Errorf("-origin %s: %w", raw, err)
-		}
 	}
 	return reg, nil
 }
