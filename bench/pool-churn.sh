@@ -17,21 +17,8 @@ SECS=${SECS:-5}
 CONNS=${CONNS:-64}
 FIRST=29101 N=100 STATIC=28090 CHURN=28091
 
-cd "$(dirname "$0")/.."
-need=()
-for c in nginx:nginx wrk:wrk python3:python3; do command -v "${c%%:*}" >/dev/null || need+=("${c##*:}"); done
-if [ ${#need[@]} -gt 0 ]; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-TMP=$(mktemp -d /tmp/elchurn.XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$TMP"; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "nothing on :$1" >&2; exit 1; }
-
-go build -o "$TMP/edgeloop" ./cmd/edgeloop
+source "$(dirname "$0")/lib.sh"
+bench_setup churn nginx:nginx wrk:wrk python3:python3
 
 mkdir -p "$TMP/ngo"
 {

@@ -17,21 +17,8 @@ SECS=${SECS:-5}
 CONNS=${CONNS:-64}
 ORIGIN_PORT=29001 EL_PORT=28080 NG_PORT=28081 HA_PORT=28082
 
-cd "$(dirname "$0")/.."
-need=()
-for c in nginx:nginx haproxy:haproxy wrk:wrk; do command -v "${c%%:*}" >/dev/null || need+=("${c##*:}"); done
-if [ ${#need[@]} -gt 0 ]; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-TMP=$(mktemp -d /tmp/elquick.XXXXXX)
-chmod 755 "$TMP"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; rm -rf "$TMP"; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "nothing on :$1" >&2; exit 1; }
-
-go build -o "$TMP/edgeloop" ./cmd/edgeloop
+source "$(dirname "$0")/lib.sh"
+bench_setup quick nginx:nginx haproxy:haproxy wrk:wrk
 
 mkdir -p "$TMP/ngo" "$TMP/ngp"
 cat >"$TMP/ngo/nginx.conf" <<NG
