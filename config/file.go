@@ -23,6 +23,7 @@ type fileConfig struct {
 	Limits       map[string]string    `yaml:"limits"`
 	Pools        map[string]*filePool `yaml:"pools"`
 	Routes       []fileRoute          `yaml:"routes"`
+	Passive      *filePassive         `yaml:"passive_health"`
 }
 
 type filePool struct {
@@ -34,6 +35,13 @@ type filePool struct {
 	QueueLen    *int         `yaml:"queue_len"`
 	QueueTime   *string      `yaml:"queue_timeout"`
 	Servers     []fileServer `yaml:"servers"`
+}
+
+type filePassive struct {
+	Fails       *int    `yaml:"fails"`
+	CoolDown    *string `yaml:"cool_down"`
+	MaxCoolDown *string `yaml:"max_cool_down"`
+	EjectLast   *bool   `yaml:"eject_last"`
 }
 
 type fileCheck struct {
@@ -80,6 +88,9 @@ func (f *fileConfig) apply(c *Config) error {
 		return err
 	}
 	if err := applyLimits(&c.Limits, f.Limits); err != nil {
+		return err
+	}
+	if err := applyPassive(&c.Passive, f.Passive); err != nil {
 		return err
 	}
 	if err := applyPools(c, f.Pools); err != nil {
@@ -230,6 +241,41 @@ func applyHashKey(p *Pool, v, key string) error {
 		p.HashKey = v
 	default:
 		return errf(key+".hash_key", "%q: want ip, header:NAME or cookie:NAME", v)
+	}
+	return nil
+}
+
+// applyPassive reads passive health checking: how many consecutive
+// failures on live traffic eject a server, and for how long.
+func applyPassive(p *Passive, f *filePassive) error {
+	if f == nil {
+		return nil
+	}
+	if f.Fails != nil {
+		if *f.Fails < 0 || *f.Fails > 1000 {
+			return errf("passive_health.fails", "%d: want 0 (off) to 1000", *f.Fails)
+		}
+		p.Fails = *f.Fails
+	}
+	for _, d := range []struct {
+		name string
+		v    *string
+		dst  *time.Duration
+	}{{"cool_down", f.CoolDown, &p.CoolDown}, {"max_cool_down", f.MaxCoolDown, &p.MaxCoolDown}} {
+		if d.v == nil {
+			continue
+		}
+		v, err := time.ParseDuration(*d.v)
+		if err != nil || v <= 0 {
+			return errf("passive_health."+d.name, "%q: want a positive duration such as 10s", *d.v)
+		}
+		*d.dst = v
+	}
+	if p.MaxCoolDown < p.CoolDown {
+		return errf("passive_health.max_cool_down", "%s: less than cool_down %s", p.MaxCoolDown, p.CoolDown)
+	}
+	if f.EjectLast != nil {
+		p.EjectLast = *f.EjectLast
 	}
 	return nil
 }

@@ -49,6 +49,7 @@ type Config struct {
 	Limits       Limits
 	Pools        map[string]*Pool // always holds "default"
 	Routes       []Route
+	Passive      Passive
 	Origins      []string // -origin URLs, in order, validated
 	Check        bool
 	Version      bool
@@ -82,6 +83,16 @@ type Pool struct {
 	QueueLen     int
 	QueueTimeout time.Duration
 	Servers      []Server
+}
+
+// Passive is passive health checking (key passive_health): Fails
+// consecutive connect errors, resets, timeouts or 5xx on live traffic
+// eject a server for CoolDown, doubling on each repeat up to MaxCoolDown;
+// the last usable server of a pool stays unless EjectLast. Fails 0: off.
+type Passive struct {
+	Fails                 int
+	CoolDown, MaxCoolDown time.Duration
+	EjectLast             bool
 }
 
 // HealthCheck is a pool's active health check (key health_check).
@@ -121,6 +132,7 @@ func Defaults() *Config {
 			MaxRequestLine: 8192, MaxHeaderBytes: 16384, MaxFields: 100,
 			RetryBodyBytes: 64 << 10, IdlePerOrigin: 64,
 		},
+		Passive: Passive{Fails: 5, CoolDown: 10 * time.Second, MaxCoolDown: 5 * time.Minute},
 		Pools: map[string]*Pool{"default": {Balance: "round_robin", HashKey: "ip", Check: DefaultCheck(),
 			QueueLen: 1024, QueueTimeout: 5 * time.Second}},
 	}

@@ -163,6 +163,10 @@ func TestPoolKeys(t *testing.T) {
 	if p.Balance != "hash" || p.HashKey != "cookie:sid" || p.Check != want {
 		t.Fatalf("pool %+v", p)
 	}
+	c, err = Load([]string{"-config", write("passive_health: {fails: 2, cool_down: 1s, eject_last: true}\n")})
+	if err != nil || c.Passive != (Passive{Fails: 2, CoolDown: time.Second, MaxCoolDown: 5 * time.Minute, EjectLast: true}) {
+		t.Fatalf("passive_health: %+v %v", c.Passive, err)
+	}
 	for body, key := range map[string]string{
 		"pools:\n  default:\n    hash_key: body\n":                 "pools.default.hash_key",
 		"pools:\n  default:\n    hash_key: 'header:'\n":            "pools.default.hash_key",
@@ -171,6 +175,8 @@ func TestPoolKeys(t *testing.T) {
 		"pools:\n  default:\n    health_check: {path: health}\n":   "pools.default.health_check.path",
 		"pools:\n  default:\n    health_check: {every: 5s}\n":      "every",
 		"pools:\n  default:\n    max_conns: -1\n":                  "pools.default.max_conns",
+		"passive_health: {fails: -1}\n":                            "passive_health.fails",
+		"passive_health: {cool_down: 1m, max_cool_down: 10s}\n":    "passive_health.max_cool_down",
 		"pools:\n  default:\n    queue_timeout: 0s\n":              "pools.default.queue_timeout",
 	} {
 		_, err := Load([]string{"-config", write(body)})

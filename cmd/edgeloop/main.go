@@ -180,7 +180,12 @@ func startAdmin(cfg *config.Config, c *control, p *eventloop.Proxy, log *slog.Lo
 // an -origin server the state file holds already is kept as it is, and
 // -origin servers are not written to the state file by themselves).
 func newRegistry(cfg *config.Config, log *slog.Logger) (*pool.Registry, error) {
-	pc := pool.Config{StateFile: cfg.State, DrainTimeout: cfg.Timeouts.Drain}
+	pc := pool.Config{StateFile: cfg.State, DrainTimeout: cfg.Timeouts.Drain,
+		Passive: pool.PassiveConfig{Fails: cfg.Passive.Fails, CoolDown: cfg.Passive.CoolDown,
+			MaxCoolDown: cfg.Passive.MaxCoolDown, EjectLast: cfg.Passive.EjectLast}}
+	if cfg.Passive.Fails == 0 {
+		pc.Passive.Fails = -1 // pool's "off"
+	}
 	for _, name := range sortedPools(cfg) {
 		cp := cfg.Pools[name]
 		p := pool.PoolConfig{Name: name, Kind: cp.Kind, Policy: cp.Balance, HashKey: cp.HashKey,
