@@ -418,6 +418,11 @@ func (cc *clientConn) queue(pl *pool.Pool, front bool) bool {
 	}
 	cc.pl, cc.state = pl, ccQueued
 	cc.deadline = cc.l.now.Add(pl.QueueTimeout())
+	// Nothing is read while the request waits: a body the client sends
+	// meanwhile stays in the kernel, not in gnet's unbounded buffer.
+	if cc.l.epfd >= 0 {
+		_ = cc.l.setInterest(cc.c, false)
+	}
 	return false
 }
 
@@ -426,6 +431,9 @@ func (cc *clientConn) queue(pl *pool.Pool, front bool) bool {
 func (cc *clientConn) dequeued() {
 	if cc.closed || cc.state != ccQueued {
 		return
+	}
+	if cc.l.epfd >= 0 && !cc.pause.paused {
+		_ = cc.l.setInterest(cc.c, true)
 	}
 	buf, _ := cc.c.Peek(-1)
 	n, err := cc.req.Parse(buf) // the same head: its length again

@@ -1,6 +1,8 @@
 package eventloop_test
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -28,8 +30,9 @@ func countingOrigin(t *testing.T, delay time.Duration) (addr string, peak *atomi
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
 		time.Sleep(delay)
+		size, _ := io.Copy(io.Discard, r.Body)
 		cur.Add(-1)
-		io.WriteString(w, "ok")
+		fmt.Fprintf(w, "ok %d", size)
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -104,5 +107,30 @@ func TestMaxConnsQueueTimeout(t *testing.T) {
 	c.expectClosed()
 	if r := busy.read("GET"); r.Status != 200 {
 		t.Fatalf("the request holding the slot: %d", r.Status)
+	}
+}
+
+// A request queued with its body on the way: nothing of the body is read
+// while it waits, and all of it reaches the origin once a slot frees.
+func TestMaxConnsQueuedUpload(t *testing.T) {
+	origin, peak := countingOrigin(t, 100*time.Millisecond)
+	p := cappedProxy(t, origin, 5*time.Second)
+	busy := dial(t, p.Addr)
+	busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(20 * time.Millisecond) // it holds the only slot
+	body := bytes.Repeat([]byte("u"), 4<<20)
+	c := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	r, err := c.Post("http://"+p.Addr+"/up", "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	c.CloseIdleConnections()
+	if r.StatusCode != 200 || string(got) != fmt.Sprintf("ok %d", len(body)) {
+		t.Fatalf("queued upload: %d %q", r.StatusCode, got)
+	}
+	if busy.read("GET").Status != 200 || peak.Load() != 1 {
+		t.Fatalf("origin peak %d", peak.Load())
 	}
 }
