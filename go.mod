@@ -3,6 +3,7 @@ module github.com/edgeloop/edgeloop
 go 1.26.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.1.2
 	github.com/panjf2000/gnet/v2 v2.9.7
 	github.com/prometheus/client_golang v1.23.2
 	github.com/valyala/fasthttp v1.78.0

@@ -38,10 +38,13 @@ var rules = map[string]rule{
 	// are fine here, so eventloop may depend on any third-party module.
 	"eventloop": {thirdParty: true, gnet: true, ours: []string{"http1", "pool", "queue"}},
 	"mgmt":      {thirdParty: true},
-	"loadgen":   {ours: []string{"http1"}},
-	"config":    {thirdParty: true},
-	"internal":  {},
-	"cmd":       {thirdParty: true, gnet: true, allOurs: true},
+	// loadgen keeps latencies in an HdrHistogram (the loadgen issue asks
+	// for a well-kept port, not a hand-written one): third-party modules
+	// yes, gnet and the proxy's packages no.
+	"loadgen":  {thirdParty: true, ours: []string{"http1"}},
+	"config":   {thirdParty: true},
+	"internal": {},
+	"cmd":      {thirdParty: true, gnet: true, allOurs: true},
 	// bench and fuzz may use anything, gnet included: the benchmark runs a
 	// bare gnet server as a comparison point (CONTRACT.md, system
 	// "gnet-bare"). That cannot leak gnet into the proxy, because nothing
@@ -177,7 +180,8 @@ func TestViolations(t *testing.T) {
 		{"mgmt imports pool and http1", pkg("mgmt"), []string{our("pool"), our("http1")}, []string{"pool", "http1"}},
 		{"mgmt imports gnet", pkg("mgmt"), []string{gnetSub}, []string{"github.com/panjf2000/gnet/v2/pkg/logging"}},
 		{"loadgen imports pool", pkg("loadgen"), []string{our("http1"), our("pool")}, []string{"pool"}},
-		{"loadgen third party", pkg("loadgen"), []string{ext("github.com/HdrHistogram/hdrhistogram-go")}, []string{"github.com/HdrHistogram/hdrhistogram-go"}},
+		{"loadgen hdrhistogram ok", pkg("loadgen"), []string{ext("github.com/HdrHistogram/hdrhistogram-go")}, nil},
+		{"loadgen imports gnet", pkg("loadgen"), []string{gnet}, []string{"github.com/panjf2000/gnet/v2"}},
 		{"config yaml ok", pkg("config"), []string{ext("gopkg.in/yaml.v3")}, nil},
 		{"config imports http1", pkg("config"), []string{our("http1")}, []string{"http1"}},
 		{"cmd imports everything", pkg("cmd/edgeloop"), []string{gnet, our("eventloop"), our("mgmt"), our("pool"), our("config"), ext("gopkg.in/yaml.v3")}, nil},
