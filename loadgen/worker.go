@@ -268,7 +268,7 @@ func (w *worker) flush(c *conn) {
 	if len(c.out) == 0 || c.fd < 0 {
 		return
 	}
-	n, err := syscall.Write(c.fd, c.out)
+	n, err := rawIO(syscall.SYS_WRITE, c.fd, c.out)
 	if err != nil && err != syscall.EAGAIN {
 		w.errs["write"]++
 		w.reconnect(c)
@@ -291,7 +291,7 @@ func (w *worker) flush(c *conn) {
 // read takes what the socket holds and completes responses.
 func (w *worker) read(c *conn) {
 	for c.fd >= 0 {
-		n, err := syscall.Read(c.fd, w.rbuf)
+		n, err := rawIO(syscall.SYS_READ, c.fd, w.rbuf)
 		if err == syscall.EAGAIN {
 			return
 		}
@@ -460,4 +460,19 @@ func methodOf(m string) http1.Method {
 		return 0
 	}
 	return r.MethodKind
+}
+
+// rawIO is read(2) or write(2) on a non-blocking socket without the
+// runtime's system-call bookkeeping (entersyscall/exitsyscall): the call
+// cannot block, so the P need not be handed off. It cost a loop about a
+// tenth of its requests against wrk.
+func rawIO(trap uintptr, fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, errno := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
