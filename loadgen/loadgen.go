@@ -17,6 +17,7 @@ import (
 // Config is one run.
 type Config struct {
 	URL      string
+	URLs     []string      // more targets on the same host:port, taken in turn by each connection
 	Conns    int           // connections, spread over the threads; default 10
 	Threads  int           // event loops, each on its own OS thread; default 1
 	Duration time.Duration // how long to send; 0 with Requests > 0 means until Requests
@@ -28,6 +29,12 @@ type Config struct {
 	Pipeline int  // requests in flight per connection; default 1
 	Close    bool // a new connection per request
 	Timeout  time.Duration
+	// Verify checks every response with net/http as well (slower; for
+	// trusting the fast path, not for measuring).
+	Verify bool
+	// Progress, when set, is called about once a second with the
+	// responses so far (from a goroutine of its own).
+	Progress func(done int64, elapsed time.Duration)
 }
 
 // Result is what a run measured. Latencies are in microseconds.
@@ -86,7 +93,7 @@ func Run(cfg Config) (*Result, error) {
 	if cfg.Rate < 0 {
 		return nil, errors.New("loadgen: negative rate")
 	}
-	addr, req, err := buildRequest(cfg)
+	addr, reqs, err := buildRequests(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +110,7 @@ func Run(cfg Config) (*Result, error) {
 		if i < cfg.Conns%cfg.Threads {
 			conns++
 		}
-		w := &worker{cfg: cfg, addr: addr, req: req, conns: conns, start: start, deadline: deadline,
+		w := &worker{cfg: cfg, addr: addr, reqs: reqs, conns: conns, start: start, deadline: deadline,
 			budget: shared, hist: newHistogram(), status: map[int]int64{}, errs: map[string]int64{}}
 		if cfg.Rate > 0 {
 			w.interval = time.Duration(float64(time.Second) * float64(conns) / cfg.Rate)
@@ -117,7 +124,31 @@ func Run(cfg Config) (*Result, error) {
 			w.run()
 		}()
 	}
+	stopProgress, progressDone := make(chan struct{}), make(chan struct{})
+	if cfg.Progress == nil {
+		close(progressDone)
+	} else {
+		go func() {
+			defer close(progressDone)
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopProgress:
+					return
+				case now := <-t.C:
+					var done int64
+					for _, w := range workers {
+						done += w.progress.Load()
+					}
+					cfg.Progress(done, now.Sub(start))
+				}
+			}
+		}()
+	}
 	wg.Wait()
+	close(stopProgress)
+	<-progressDone // no callback runs after Run returns
 	res := &Result{Duration: time.Since(start), Status: map[int]int64{}, Errors: map[string]int64{}, Latency: newHistogram()}
 	for _, w := range workers {
 		if w.fatal != nil {
@@ -168,11 +199,29 @@ func (b *budget) spent() bool {
 	return b.left <= 0
 }
 
-// buildRequest resolves the URL's address once and writes the request.
-func buildRequest(cfg Config) (string, []byte, error) {
-	u, err := url.Parse(cfg.URL)
+// buildRequests resolves the address once and writes one request per
+// URL; every URL must name the same host:port.
+func buildRequests(cfg Config) (string, [][]byte, error) {
+	var addr string
+	var reqs [][]byte
+	for _, raw := range append([]string{cfg.URL}, cfg.URLs...) {
+		a, req, err := buildRequest(cfg, raw)
+		if err != nil {
+			return "", nil, err
+		}
+		if addr != "" && a != addr {
+			return "", nil, fmt.Errorf("loadgen: %s: every URL must go to %s", raw, addr)
+		}
+		addr, reqs = a, append(reqs, req)
+	}
+	return addr, reqs, nil
+}
+
+// buildRequest resolves a URL's address and writes its request.
+func buildRequest(cfg Config, raw string) (string, []byte, error) {
+	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return "", nil, fmt.Errorf("loadgen: %q: want an http:// URL", cfg.URL)
+		return "", nil, fmt.Errorf("loadgen: %q: want an http:// URL", raw)
 	}
 	host, port := u.Hostname(), u.Port()
 	if port == "" {

@@ -88,6 +88,13 @@ func TestErrorsByKind(t *testing.T) {
 	if r.Requests != 0 || r.Errors["connect"] == 0 {
 		t.Fatalf("refused port: requests %d, errors %v", r.Requests, r.Errors)
 	}
+	// By count alone, a refused port still ends: after Timeout without
+	// a response.
+	start := time.Now()
+	r, err = Run(Config{URL: "http://" + addr + "/", Conns: 2, Requests: 5, Timeout: 300 * time.Millisecond})
+	if err != nil || r.Errors["stalled"] == 0 || time.Since(start) > 2*time.Second {
+		t.Fatalf("-n against a refused port: %v %v after %s", r, err, time.Since(start))
+	}
 }
 
 // The open model sends at the asked rate, not as fast as it can.
@@ -103,5 +110,34 @@ func TestOpenModelRate(t *testing.T) {
 	}
 	if r.Requests < 400 || r.Requests > 510 {
 		t.Fatalf("%d requests in 1 s at 500/s", r.Requests)
+	}
+}
+
+// -verify reads every response with net/http as well: the bundled origin's
+// answers all pass. Several URLs are taken in turn by each connection,
+// and the progress callback runs about once a second.
+func TestVerifyURLsProgress(t *testing.T) {
+	o, err := origin.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	calls := 0
+	r, err := Run(Config{URL: "http://" + o.Addr() + "/status/201", URLs: []string{"http://" + o.Addr() + "/status/202"},
+		Conns: 2, Requests: 400, Verify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each connection alternates, so the two differ by at most one a connection.
+	if d := r.Status[201] - r.Status[202]; r.ErrorCount() != 0 || r.Status[201]+r.Status[202] != 400 || d < -2 || d > 2 {
+		t.Fatalf("status %v, errors %v: want 400 split between 201 and 202, no error", r.Status, r.Errors)
+	}
+	r, err = Run(Config{URL: "http://" + o.Addr() + "/", Conns: 1, Duration: 1200 * time.Millisecond,
+		Progress: func(done int64, _ time.Duration) { calls++ }})
+	if err != nil || calls != 1 || r.Requests == 0 {
+		t.Fatalf("progress called %d times in 1.2 s (%v)", calls, err)
+	}
+	if _, err := Run(Config{URL: "http://" + o.Addr() + "/", URLs: []string{"http://127.0.0.2:1/"}, Requests: 1}); err == nil {
+		t.Fatal("URLs on another host:port are accepted")
 	}
 }

@@ -1,10 +1,15 @@
 package loadgen
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -21,19 +26,21 @@ import (
 type worker struct {
 	cfg      Config
 	addr     string
-	req      []byte
+	reqs     [][]byte // one per URL, taken in turn
 	conns    int
 	start    time.Time
 	deadline time.Time
 	budget   *budget
 	interval time.Duration // open model: between two requests of one connection
 
-	hist   *hdrhistogram.Histogram
-	status map[int]int64
-	errs   map[string]int64
-	done   int64
-	bytes  int64
-	fatal  error
+	hist     *hdrhistogram.Histogram
+	status   map[int]int64
+	errs     map[string]int64
+	done     int64
+	progress atomic.Int64 // done, for the progress line
+	lastDone time.Time    // when a response last completed (or the start)
+	bytes    int64
+	fatal    error
 
 	epfd     int
 	byFD     map[int]*conn
@@ -59,6 +66,8 @@ type conn struct {
 	chunks    http1.Chunked
 	next      time.Time // open model: when the next request is due
 	writing   bool      // EPOLLOUT is in the epoll set
+	turn      int       // the next URL
+	raw       []byte    // -verify: the bytes of the response being read
 	retryAt   time.Time // after a connect error
 }
 
@@ -70,6 +79,7 @@ func (w *worker) run() {
 	defer w.teardown()
 	w.reqOf = methodOf(w.cfg.Method)
 	w.now = time.Now()
+	w.lastDone = w.now
 	for i := 0; i < w.conns; i++ {
 		c := &conn{}
 		if w.interval > 0 {
@@ -138,10 +148,15 @@ func (w *worker) teardown() {
 	syscall.Close(w.epfd)
 }
 
-// finished: the time is up, or the request budget is spent and nothing
-// is in flight.
+// finished: the time is up; or the request budget is spent and nothing
+// is in flight; or no response has come for Timeout (a refused or silent
+// target ends a run by -n too, instead of retrying for ever).
 func (w *worker) finished() bool {
 	if !w.deadline.IsZero() && !w.now.Before(w.deadline) {
+		return true
+	}
+	if w.now.Sub(w.lastDone) > max(w.cfg.Timeout, 2*w.interval) { // a slow open-model rate is no stall
+		w.errs["stalled"]++
 		return true
 	}
 	if w.budget.limited {
@@ -254,7 +269,8 @@ func (w *worker) send(c *conn) {
 		if !w.budget.take() {
 			break
 		}
-		c.out = append(c.out, w.req...)
+		c.out = append(c.out, w.reqs[c.turn%len(w.reqs)]...)
+		c.turn++
 		c.starts = append(c.starts, at)
 	}
 	w.flush(c)
@@ -337,6 +353,7 @@ func (w *worker) consume(c *conn) bool {
 				w.reconnect(c)
 				return false
 			}
+			w.keep(c, c.in[:n])
 			c.in = c.in[:copy(c.in, c.in[n:])]
 			c.inBody, c.left = true, c.body.Length
 			if c.body.Kind == http1.BodyChunked {
@@ -346,6 +363,7 @@ func (w *worker) consume(c *conn) bool {
 		switch c.body.Kind {
 		case http1.BodyLength:
 			k := min(int64(len(c.in)), c.left)
+			w.keep(c, c.in[:k])
 			c.in = c.in[:copy(c.in, c.in[k:])]
 			c.left -= k
 			if c.left > 0 {
@@ -365,11 +383,13 @@ func (w *worker) consume(c *conn) bool {
 				}
 				k += m
 			}
+			w.keep(c, c.in[:k])
 			c.in = c.in[:copy(c.in, c.in[k:])]
 			if !c.chunks.Done() {
 				return true
 			}
 		case http1.BodyUntilClose:
+			w.keep(c, c.in)
 			c.in = c.in[:0]
 			return true
 		}
@@ -386,8 +406,13 @@ func (w *worker) complete(c *conn) bool {
 	lat := w.now.Sub(c.starts[0])
 	c.starts = c.starts[:copy(c.starts, c.starts[1:])]
 	_ = w.hist.RecordValue(max(int64(lat/time.Microsecond), 1))
+	if w.cfg.Verify {
+		w.verify(c)
+	}
 	w.status[c.resp.Status]++
 	w.done++
+	w.lastDone = w.now
+	w.progress.Store(w.done)
 	keep := c.resp.KeepAlive() && !w.cfg.Close
 	c.resp.Reset()
 	c.inBody = false
@@ -414,7 +439,7 @@ func (w *worker) drop(c *conn) {
 		syscall.Close(c.fd)
 	}
 	c.fd, c.connected = -1, false
-	c.in, c.out, c.starts = c.in[:0], c.out[:0], c.starts[:0]
+	c.in, c.out, c.starts, c.raw = c.in[:0], c.out[:0], c.starts[:0], c.raw[:0]
 	c.resp.Reset()
 	c.inBody = false
 }
@@ -475,4 +500,31 @@ func rawIO(trap uintptr, fd int, b []byte) (int, error) {
 		return 0, errno
 	}
 	return int(n), nil
+}
+
+// keep collects a response's bytes for -verify.
+func (w *worker) keep(c *conn, b []byte) {
+	if w.cfg.Verify {
+		c.raw = append(c.raw, b...)
+	}
+}
+
+// verify reads the response just completed again with net/http: a
+// response it cannot read, or reads differently (status, or bytes left
+// over), is counted as a "verify" error.
+func (w *worker) verify(c *conn) {
+	raw := c.raw
+	c.raw = c.raw[:0]
+	br := bufio.NewReader(bytes.NewReader(raw))
+	resp, err := http.ReadResponse(br, &http.Request{Method: w.cfg.Method})
+	if err == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && (resp.StatusCode != c.resp.Status || br.Buffered() != 0) {
+			err = errors.New("differs")
+		}
+	}
+	if err != nil {
+		w.errs["verify"]++
+	}
 }

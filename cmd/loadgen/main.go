@@ -54,6 +54,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.Close, "close", false, "a new connection per request")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "a response later than this is an error")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	progress := fs.Bool("progress", false, "a line a second on stderr (the default on a terminal)")
+	urls := fs.String("urls", "", "a `file` of more URLs (one a line, same host:port), taken in turn")
+	fs.BoolVar(&cfg.Verify, "verify", false, "check every response with net/http too (slower)")
 	showVersion := fs.Bool("version", false, "print the version")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintln(stderr, "loadgen: "+err.Error())
@@ -83,6 +86,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		cfg.Body = b
+	}
+	if *urls != "" {
+		b, err := os.ReadFile(*urls)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen: -urls: "+err.Error())
+			return 2
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				cfg.URLs = append(cfg.URLs, line)
+			}
+		}
+	}
+	if *progress || isTerminal(stderr) {
+		cfg.Progress = func(done int64, elapsed time.Duration) {
+			fmt.Fprintf(stderr, "loadgen: %5.1fs %10d responses %10.0f/s\n", elapsed.Seconds(), done,
+				float64(done)/elapsed.Seconds())
+		}
 	}
 	runtime.GOMAXPROCS(max(runtime.GOMAXPROCS(0), cfg.Threads))
 	res, err := loadgen.Run(cfg)
@@ -150,4 +171,15 @@ func printTable(w io.Writer, cfg loadgen.Config, r *loadgen.Result) {
 	for k, v := range r.Errors {
 		fmt.Fprintf(w, "  errors %s: %d\n", k, v)
 	}
+}
+
+// isTerminal reports whether w is a terminal (the progress line is on by
+// default there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
