@@ -258,7 +258,7 @@ func (w *worker) connected(c *conn) {
 // the pacing allows, then writes them.
 func (w *worker) send(c *conn) {
 	for len(c.starts) < w.cfg.Pipeline && w.sending() {
-		at := w.now
+		at := time.Now() // per request, as wrk does: not the batch's clock
 		if w.interval > 0 {
 			if c.next.After(w.now) {
 				break // not due yet
@@ -403,6 +403,7 @@ func (w *worker) consume(c *conn) bool {
 // complete records a whole response and sends the next request; false
 // when the connection was closed.
 func (w *worker) complete(c *conn) bool {
+	w.now = time.Now()
 	lat := w.now.Sub(c.starts[0])
 	c.starts = c.starts[:copy(c.starts, c.starts[1:])]
 	_ = w.hist.RecordValue(max(int64(lat/time.Microsecond), 1))
