@@ -141,7 +141,7 @@ func (cc *clientConn) readHead() bool {
 	pl := cc.l.p.src.Snapshot().Route(routeHost(r, buf), routePath(r, buf))
 	var o *pool.Server
 	if pl != nil && pl.Kind == "" {
-		o = pl.Pick(cc.hashKey(pl, r, buf), nil)
+		o = take(pl, cc.hashKey(pl, r, buf), nil)
 	}
 	if o == nil {
 		if pl != nil && pl.Kind == "" && pl.Full() {
@@ -317,10 +317,10 @@ func (cc *clientConn) originFailed(sent bool, status int) {
 	}
 	retryable := !sent || cc.method.Idempotent() && cc.bodyKept
 	var o *pool.Server
-	if cc.pl != nil {
-		o = cc.pl.Pick(nil, cc.s) // another usable server when there is one
+	if cc.pl != nil && status != 504 && retryable && !cc.retried {
+		o = take(cc.pl, nil, cc.s) // another usable server when there is one
 	}
-	if o != nil && status != 504 && retryable && !cc.retried {
+	if o != nil {
 		cc.retried = true
 		if cc.hostSynth && o != cc.s {
 			cc.head = replaceHost(cc.head, o.Addr)
@@ -430,6 +430,11 @@ func (cc *clientConn) queue(pl *pool.Pool, front bool) bool {
 // again, from the pool's current snapshot.
 func (cc *clientConn) dequeued() {
 	if cc.closed || cc.state != ccQueued {
+		// Woken after it gave up (client gone, queue timeout): the wake
+		// stood for a free slot, which the next waiter must get.
+		if cc.pl != nil {
+			cc.pl.PassOn()
+		}
 		return
 	}
 	if cc.l.epfd >= 0 && !cc.pause.paused {
@@ -444,7 +449,7 @@ func (cc *clientConn) dequeued() {
 	pl := cc.l.p.src.Snapshot().Pool(cc.pl.Name)
 	var o *pool.Server
 	if pl != nil {
-		o = pl.Pick(cc.hashKey(pl, cc.req, buf), nil)
+		o = take(pl, cc.hashKey(pl, cc.req, buf), nil)
 	}
 	switch {
 	case o != nil:
@@ -457,6 +462,22 @@ func (cc *clientConn) dequeued() {
 		cc.discardHead()
 		cc.fail(503)
 	}
+}
+
+// take picks a server of pl and acquires a slot on it (under max_conns
+// another loop may have taken the last one since Pick looked: then one
+// more pick); nil when no usable server has a free slot.
+func take(pl *pool.Pool, key []byte, not *pool.Server) *pool.Server {
+	for range 2 {
+		o := pl.Pick(key, not)
+		if o == nil {
+			return nil
+		}
+		if pl.Acquire(o) {
+			return o
+		}
+	}
+	return nil
 }
 
 // unqueue leaves the max_conns queue (client gone or out of time).

@@ -330,11 +330,11 @@ func (oc *originConn) releaseResponse() {
 	}
 }
 
-// begin counts an exchange assigned to this connection: the server's
-// in-flight requests, for the policies and max_conns.
+// begin makes the exchange assigned to this connection the holder of the
+// slot the client side acquired on the server (take): done or abandon
+// gives it back.
 func (oc *originConn) begin(pl *pool.Pool) {
 	oc.pl, oc.began = pl, time.Now()
-	pl.Begin(oc.s)
 }
 
 // done ends the exchange's count once: a success or a failure for the

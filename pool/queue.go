@@ -79,10 +79,39 @@ func (p *Pool) Cancel(w *Waiter) {
 	sh.waiting.Add(-1)
 }
 
+// Acquire counts a request to s, as Begin does, but refuses when s is at
+// the pool's max_conns: the check and the count are one atomic step, so
+// two loops that picked the same server cannot both take its last slot
+// (Pick's check alone is only a hint).
+func (p *Pool) Acquire(s *Server) bool {
+	if p.maxConns <= 0 {
+		s.Live.Inflight.Add(1)
+		return true
+	}
+	for {
+		n := s.Live.Inflight.Load()
+		if n >= p.maxConns {
+			return false
+		}
+		if s.Live.Inflight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 // Release ends a request Begin counted without a verdict on the server
 // (its client went away): the slot goes to the next waiter.
 func (p *Pool) Release(s *Server) {
 	s.Live.Inflight.Add(-1)
+	if p.shared.waiting.Load() > 0 {
+		p.wakeOne()
+	}
+}
+
+// PassOn hands a slot a woken waiter will not use (its client left or
+// timed out before the wake reached it) to the next waiter, so that the
+// wake is not lost.
+func (p *Pool) PassOn() {
 	if p.shared.waiting.Load() > 0 {
 		p.wakeOne()
 	}

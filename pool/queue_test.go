@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -61,5 +63,51 @@ func TestWaitSeesFreedSlot(t *testing.T) {
 	woken := false
 	if !p.Wait(NewWaiter(func() { woken = true }), false) || !woken || p.Queued() != 0 {
 		t.Fatalf("free servers: woken %v, queued %d", woken, p.Queued())
+	}
+}
+
+// A slot handed to a waiter that gave up meanwhile is passed on to the
+// next one, not lost.
+func TestPassOn(t *testing.T) {
+	p := cappedPool(t, 1, 4)
+	a, b := p.Pick(nil, nil), (*Server)(nil)
+	p.Begin(a)
+	b = p.Pick(nil, nil)
+	p.Begin(b)
+	var woken []int
+	w1 := NewWaiter(func() { woken = append(woken, 1) })
+	w2 := NewWaiter(func() { woken = append(woken, 2) })
+	p.Wait(w1, false)
+	p.Wait(w2, false)
+	p.Report(a, true, false, time.Millisecond) // the slot goes to w1...
+	p.PassOn()                                 // ...whose client left: w2 gets it
+	if len(woken) != 2 || woken[1] != 2 || p.Queued() != 0 {
+		t.Fatalf("woken %v, queued %d", woken, p.Queued())
+	}
+	p.PassOn() // nobody waits: nothing happens
+	if len(woken) != 2 {
+		t.Fatalf("woken %v after a pass-on to nobody", woken)
+	}
+}
+
+// Acquire is the atomic form of Pick's capacity check: racing goroutines
+// take exactly max_conns slots of a server, never more.
+func TestAcquireAtomic(t *testing.T) {
+	p := cappedPool(t, 3, 4)
+	s := p.Servers[0]
+	var wg sync.WaitGroup
+	var got atomic.Int64
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p.Acquire(s) {
+				got.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if got.Load() != 3 || s.Live.Inflight.Load() != 3 {
+		t.Fatalf("%d acquired, %d in flight under max_conns 3", got.Load(), s.Live.Inflight.Load())
 	}
 }
