@@ -138,7 +138,11 @@ func (cc *clientConn) readHead() bool {
 		cc.l.p.active.Add(1)
 	}
 	cc.retried, cc.started = false, false
-	pl := cc.l.p.src.Snapshot().Route(routeHost(r, buf), routePath(r, buf))
+	snap := cc.l.p.src.Snapshot()
+	pl := snap.Route(nil, nil) // pool default
+	if snap.Routed() {
+		pl = snap.Route(routeHost(r, buf), routePath(r, buf))
+	}
 	var o *pool.Server
 	if pl != nil && pl.Kind == "" {
 		o = take(pl, cc.hashKey(pl, r, buf), nil)

@@ -25,7 +25,9 @@ func countingOrigin(t *testing.T, delay time.Duration) (addr string, peak *atomi
 	if err != nil {
 		t.Fatal(err)
 	}
+	self := ln.Addr().String()
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Served-By", self)
 		n := cur.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
@@ -132,5 +134,44 @@ func TestMaxConnsQueuedUpload(t *testing.T) {
 	}
 	if busy.read("GET").Status != 200 || peak.Load() != 1 {
 		t.Fatalf("origin peak %d", peak.Load())
+	}
+}
+
+// Routes choose the pool by Host and longest path prefix; anything else
+// goes to pool default.
+func TestRoutes(t *testing.T) {
+	a, _ := countingOrigin(t, 0)
+	b, _ := countingOrigin(t, 0)
+	c, _ := countingOrigin(t, 0)
+	reg, err := pool.New(pool.Config{
+		Pools: []pool.PoolConfig{
+			{Name: "default", Check: pool.CheckConfig{Disabled: true}, Servers: []pool.ServerConfig{{URL: "http://" + a}}},
+			{Name: "api", Check: pool.CheckConfig{Disabled: true}, Servers: []pool.ServerConfig{{URL: "http://" + b}}},
+			{Name: "admin", Check: pool.CheckConfig{Disabled: true}, Servers: []pool.ServerConfig{{URL: "http://" + c}}},
+		},
+		Routes: []pool.RouteConfig{
+			{PathPrefix: "/api/", Pool: "api"},
+			{Host: "admin.example", PathPrefix: "/", Pool: "admin"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Close)
+	p := startProxy(t, eventloop.Options{Pools: reg})
+	for _, tc := range []struct{ host, target, want string }{
+		{"a.example", "/", a},
+		{"a.example", "/api/v1", b},
+		{"a.example", "/apix", a},
+		{"admin.example:8080", "/x", c},
+		{"ADMIN.example", "/api/v1", b},            // the longer prefix wins
+		{"a.example", "http://admin.example/x", c}, // absolute form: its authority is the host
+	} {
+		cl := dial(t, p.Addr)
+		cl.send("GET " + tc.target + " HTTP/1.1\r\nHost: " + tc.host + "\r\nConnection: close\r\n\r\n")
+		r := cl.read("GET")
+		if r.Status != 200 || r.Header.Get("X-Served-By") != tc.want {
+			t.Errorf("%s %s: status %d, served by %q, want %q", tc.host, tc.target, r.Status, r.Header.Get("X-Served-By"), tc.want)
+		}
 	}
 }

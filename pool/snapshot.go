@@ -40,6 +40,11 @@ func (s *Snapshot) Route(host, path []byte) *Pool {
 	return s.def
 }
 
+// Routed reports whether the snapshot has routes: without any, every
+// request goes to pool default and the caller need not find its host
+// and path.
+func (s *Snapshot) Routed() bool { return len(s.routes) > 0 }
+
 // Pool is the pool of that name, nil if there is none.
 func (s *Snapshot) Pool(name string) *Pool { return s.pools[name] }
 
