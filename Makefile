@@ -10,7 +10,7 @@ FUZZTIME_CI ?= 20s
 VERSION     ?=
 LDFLAGS     := $(if $(VERSION),-X github.com/edgeloop/edgeloop/internal/version.Version=$(VERSION))
 
-.PHONY: build test run bench fuzz fuzz-ci lint clean vet fmt-check race-toolchain
+.PHONY: build test run bench bench-micro fuzz fuzz-ci lint clean vet fmt-check race-toolchain
 
 # build: bin/edgeloop, bin/origin and bin/loadgen.
 build:
@@ -39,11 +39,16 @@ run: build
 	echo "Ctrl-C stops both; logs: stderr (edgeloop), .run/origin.log"; \
 	bin/edgeloop -listen :8080 -admin 127.0.0.1:8687 -origin http://127.0.0.1:9000 -state .run/edgeloop.state.json
 
-# bench: the parser micro-benchmarks until the bench issue brings the
-# side-by-side proxy benchmark (edgeloop, nginx, HAProxy).
+# bench: edgeloop, nginx and HAProxy side by side (bench/README.md);
+# writes bench/results/latest.{json,md,svg}. BENCH_QUICK=1 takes about a
+# minute, the full run about 13; PROFILE=1 adds edgeloop's profiles.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./http1/
-	@echo "bench: the side-by-side proxy benchmark comes with the bench issue; above are the http1 parser benchmarks"
+	$(GO) run ./bench/cmd/bench
+
+# bench-micro: the Go micro-benchmarks (parser, pool), with
+# allocations.
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem ./http1/ ./pool/
 
 # fuzz: every Fuzz target of every package, FUZZTIME (default 10m) each.
 fuzz:

@@ -10,6 +10,10 @@
 // Concurrency and lifetimes: the harness runs one scenario at a time and
 // owns every process it starts; it stops them by their PIDs.
 //
-// Filled by the bench issue; until then this package holds only this doc,
-// and `make bench` runs the http1 parser micro-benchmarks.
+// Layout: run.go drives the scenarios (scenario.go) and measures each run
+// from /proc (proc.go); proc_start.go starts and stops processes;
+// profile.go fetches edgeloop's profiles; bench/report writes the JSON,
+// the Markdown and the chart; bench/gnetbare and bench/eviobare are the
+// reference servers; bench/templates holds the peers' configs. How to run
+// it and why each setting: bench/README.md.
 package bench
