@@ -60,8 +60,9 @@ func TestMedianAndSummarize(t *testing.T) {
 		t.Fatalf("median even: %v", m)
 	}
 	mk := func(rps, cpu float64, errs int64, status map[string]int64, rss int64, dist string) *sample {
-		lg := &Loadgen{RPS: rps, Errors: errs, Status: status}
-		lg.Latency.P99 = rps / 10
+		lg := &Loadgen{}
+		lg.RPS, lg.Errors, lg.Status = rps, errs, status
+		lg.LatencyUS = map[string]float64{"p99": rps / 10}
 		return &sample{lg: lg, cpuUS: cpu, rss: rss, disturbed: dist}
 	}
 	row := summarize("s", "edgeloop", []*sample{
@@ -189,7 +190,7 @@ func TestOwnOutputParses(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", sc.Name, err)
 		}
-		if lg.Requests != 3000 || lg.Errors != 0 || lg.Latency.P50 <= 0 || lg.Latency.P99 < lg.Latency.P50 {
+		if lg.Requests != 3000 || lg.Errors != 0 || lg.LatencyUS["p50"] <= 0 || lg.LatencyUS["p99"] < lg.LatencyUS["p50"] {
 			t.Fatalf("%s: %+v", sc.Name, lg)
 		}
 		wantNon2xx := int64(0)

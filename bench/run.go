@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgeloop/edgeloop/bench/report"
+	"github.com/edgeloop/edgeloop/loadgen"
 )
 
 // Options configure one benchmark run.
@@ -35,22 +36,7 @@ type Options struct {
 }
 
 // Loadgen is loadgen's -json output (CONTRACT.md).
-type Loadgen struct {
-	Requests  int64            `json:"requests"`
-	DurationS float64          `json:"duration_s"`
-	RPS       float64          `json:"rps"`
-	Bytes     int64            `json:"bytes"`
-	Errors    int64            `json:"errors"`
-	ErrorKind map[string]int64 `json:"error_kinds"`
-	Status    map[string]int64 `json:"status"`
-	Latency   struct {
-		P50  float64 `json:"p50"`
-		P90  float64 `json:"p90"`
-		P99  float64 `json:"p99"`
-		P999 float64 `json:"p999"`
-		Max  float64 `json:"max"`
-	} `json:"latency_us"`
-}
+type Loadgen struct{ loadgen.Summary }
 
 // ParseLoadgen reads loadgen's -json output; it refuses an object without
 // the fields the report needs.
@@ -60,7 +46,7 @@ func ParseLoadgen(b []byte) (*Loadgen, error) {
 	if err := dec.Decode(&l); err != nil {
 		return nil, fmt.Errorf("loadgen output: %w", err)
 	}
-	if l.Status == nil || l.DurationS <= 0 {
+	if l.Status == nil || l.DurationS <= 0 || l.LatencyUS == nil {
 		return nil, fmt.Errorf("loadgen output: no status or duration in %.200q", b)
 	}
 	return &l, nil
@@ -509,7 +495,7 @@ func (h *harness) scenario(ctx context.Context, sc Scenario, rate float64) ([]re
 				h.notes = append(h.notes, fmt.Sprintf("%s, %s, run %d: disturbed (%s)", sc.Name, n, r+1, s.disturbed))
 			}
 			h.logf("  %-14s run %d: %8.0f rps  %6.2f us CPU/req  p99 %7.0f us  errors %d%s", n, r+1,
-				s.lg.RPS, s.cpuUS, s.lg.Latency.P99, s.lg.Errors, map[bool]string{true: "  (disturbed)", false: ""}[s.disturbed != ""])
+				s.lg.RPS, s.cpuUS, s.lg.LatencyUS["p99"], s.lg.Errors, map[bool]string{true: "  (disturbed)", false: ""}[s.disturbed != ""])
 			runs[n] = append(runs[n], s)
 		}
 	}
@@ -535,9 +521,9 @@ func summarize(scenario, sys string, ss []*sample) report.Row {
 	var rps, p50, p99, p999, cpu, conns []float64
 	for _, s := range ss {
 		rps = append(rps, s.lg.RPS)
-		p50 = append(p50, s.lg.Latency.P50)
-		p99 = append(p99, s.lg.Latency.P99)
-		p999 = append(p999, s.lg.Latency.P999)
+		p50 = append(p50, s.lg.LatencyUS["p50"])
+		p99 = append(p99, s.lg.LatencyUS["p99"])
+		p999 = append(p999, s.lg.LatencyUS["p999"])
 		cpu = append(cpu, s.cpuUS)
 		conns = append(conns, s.conns1k)
 		row.Errors += s.lg.Errors

@@ -19,7 +19,6 @@ import (
 	"os"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -118,32 +117,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// report is CONTRACT.md's JSON object.
-type report struct {
-	Requests  int64              `json:"requests"`
-	DurationS float64            `json:"duration_s"`
-	RPS       float64            `json:"rps"`
-	Bytes     int64              `json:"bytes"`
-	Errors    int64              `json:"errors"`
-	ErrorKind map[string]int64   `json:"error_kinds"`
-	Status    map[string]int64   `json:"status"`
-	LatencyUS map[string]float64 `json:"latency_us"`
-}
-
 func printJSON(w io.Writer, r *loadgen.Result) int {
-	rep := report{Requests: r.Requests, DurationS: r.Duration.Seconds(), RPS: r.RPS(), Bytes: r.Bytes,
-		Errors: r.ErrorCount(), ErrorKind: r.Errors, Status: map[string]int64{}, LatencyUS: map[string]float64{}}
-	for k, v := range r.Status {
-		rep.Status[strconv.Itoa(k)] = v
-	}
-	h := r.Latency
-	for name, q := range map[string]float64{"p50": 50, "p90": 90, "p99": 99, "p999": 99.9} {
-		rep.LatencyUS[name] = float64(h.ValueAtQuantile(q))
-	}
-	rep.LatencyUS["max"] = float64(h.Max())
-	rep.LatencyUS["mean"] = h.Mean()
-	enc := json.NewEncoder(w)
-	if err := enc.Encode(rep); err != nil {
+	if err := json.NewEncoder(w).Encode(r.Summary()); err != nil {
 		return 1
 	}
 	return 0
