@@ -14,6 +14,7 @@
 // from /proc (proc.go); proc_start.go starts and stops processes;
 // profile.go fetches edgeloop's profiles; bench/report writes the JSON,
 // the Markdown and the chart; bench/gnetbare and bench/eviobare are the
-// reference servers; bench/templates holds the peers' configs. How to run
+// reference servers, sharing their framing, main and tests through
+// bench/internal/bare; bench/templates holds the peers' configs. How to run
 // it and why each setting: bench/README.md.
 package bench

@@ -6,6 +6,8 @@
 // end of the head ("\r\n\r\n"), Content-Length (whose body it skips),
 // Connection and Transfer-Encoding. Keep-alive and pipelining are supported;
 // the answers to the requests that one read completes go out in one write.
+// The command line, the framing, the answers and the tests of the
+// behaviour on the wire are bench/internal/bare's, shared with bench/eviobare.
 //
 // Usage:
 //
@@ -13,43 +15,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"flag"
-	"fmt"
-	"log"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
 	"syscall"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/edgeloop/edgeloop/bench/internal/bare"
 )
 
 const serverName = "gnet-bare"
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:29090", "address to listen on, host:port")
-	loops := flag.Int("loops", 1, "number of event loops")
-	body := flag.String("body", "Hello, World!", "response body")
-	flag.Parse()
-	if *loops < 1 {
-		fmt.Fprintln(os.Stderr, serverName+": -loops must be at least 1")
-		os.Exit(2)
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	err := run(ctx, *listen, *loops, *body, func(a net.Addr) {
-		log.Printf("%s: listening on %s with %d event loop(s)", serverName, a, *loops)
-	})
-	if err != nil {
-		log.Printf("%s: %v", serverName, err)
-		stop()
-		os.Exit(1)
-	}
-	log.Printf("%s: stopped", serverName)
+	bare.Main(serverName, run)
 }
 
 // run serves on addr until ctx is done, then stops the engine and returns
@@ -70,7 +49,7 @@ func run(ctx context.Context, addr string, loops int, body string, ready func(ne
 		}
 	}
 	h := &handler{
-		resp:   buildResponse(serverName, body),
+		resp:   bare.BuildResponse(serverName, body),
 		ready:  ready,
 		booted: make(chan struct{}),
 	}
@@ -138,7 +117,7 @@ type handler struct {
 // connState is what a connection keeps between reads. Unconsumed input (a
 // partial head) stays in gnet's inbound buffer.
 type connState struct {
-	p   parser
+	p   bare.Parser
 	out []byte // scratch for the answers to a batch of requests
 }
 
@@ -194,238 +173,20 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 	if err != nil {
 		return gnet.Close
 	}
-	consumed, answers, v := st.p.feed(in)
+	consumed, answers, v := st.p.Feed(in)
 	if consumed > 0 {
 		// Discard(0) would drop everything: only call it with a count.
 		_, _ = c.Discard(consumed)
 	}
-	var out []byte
-	switch {
-	case answers == 1 && v != verdictBad:
-		out = h.resp
-	case answers > 0 || v == verdictBad:
-		out = st.out[:0]
-		for range answers {
-			out = append(out, h.resp...)
-		}
-		if v == verdictBad {
-			out = append(out, badRequest...)
-		}
-		st.out = out[:0]
-	}
-	if len(out) > 0 {
+	if out := bare.Answers(&st.out, h.resp, answers, v); len(out) > 0 {
 		// On the event loop Write goes straight to the socket and keeps
 		// whatever the socket did not take.
 		if _, err := c.Write(out); err != nil {
 			return gnet.Close
 		}
 	}
-	if v != verdictKeep {
+	if v != bare.VerdictKeep {
 		return gnet.Close
 	}
 	return gnet.None
-}
-
-// buildResponse is the fixed answer to every request.
-func buildResponse(server, body string) []byte {
-	return []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nServer: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s",
-		server, len(body), body))
-}
-
-// badRequest answers malformed or unsupported input, before closing.
-var badRequest = []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-
-// maxHeadSize bounds a request head, terminator included.
-const maxHeadSize = 64 << 10
-
-var crlfcrlf = []byte("\r\n\r\n")
-
-type verdict uint8
-
-const (
-	verdictKeep  verdict = iota // keep the connection open
-	verdictClose                // answer, then close
-	verdictBad                  // answer what came before, then 400, then close
-)
-
-// parser frames HTTP/1.1 requests on one connection, across reads.
-type parser struct {
-	bodyLeft   int64 // body bytes of the current request still to skip
-	inBody     bool  // skipping a body; its request is answered once it is skipped
-	closeAfter bool  // the request whose body is being skipped asked to close
-	scanned    int   // bytes of the buffered partial head already searched
-}
-
-// feed frames the requests in buf, the connection's unconsumed input. It
-// returns how many leading bytes of buf are done with (whole requests and
-// skipped body bytes; a partial head is left for the next call, which must
-// see it again at the start of its buf), how many requests are due an answer,
-// and what to do with the connection. After verdictClose or verdictBad the
-// parser must not be fed again.
-func (p *parser) feed(buf []byte) (consumed, answers int, v verdict) {
-	pos := 0
-	for {
-		if p.inBody {
-			if rest := int64(len(buf) - pos); rest < p.bodyLeft {
-				p.bodyLeft -= rest
-				return len(buf), answers, verdictKeep
-			}
-			pos += int(p.bodyLeft)
-			p.bodyLeft, p.inBody = 0, false
-			answers++
-			if p.closeAfter {
-				return pos, answers, verdictClose
-			}
-		}
-		if p.scanned == 0 {
-			// Tolerate empty lines between requests (RFC 9112 §2.2).
-			for pos < len(buf) && (buf[pos] == '\r' || buf[pos] == '\n') {
-				pos++
-			}
-		}
-		rest := buf[pos:]
-		if len(rest) == 0 {
-			return pos, answers, verdictKeep
-		}
-		from := max(p.scanned-3, 0)
-		i := bytes.Index(rest[from:], crlfcrlf)
-		if i < 0 {
-			if len(rest) >= maxHeadSize {
-				return pos, answers, verdictBad
-			}
-			p.scanned = len(rest)
-			return pos, answers, verdictKeep
-		}
-		end := from + i + len(crlfcrlf)
-		p.scanned = 0
-		if end > maxHeadSize {
-			return pos, answers, verdictBad
-		}
-		length, closeConn, ok := parseHead(rest[:end])
-		if !ok {
-			return pos, answers, verdictBad
-		}
-		pos += end
-		if length > 0 {
-			p.bodyLeft, p.inBody, p.closeAfter = length, true, closeConn
-			continue
-		}
-		answers++
-		if closeConn {
-			return pos, answers, verdictClose
-		}
-	}
-}
-
-// parseHead reads the little it needs from a complete request head (ending
-// in "\r\n\r\n"): the body length, and whether the connection is to be
-// closed after the answer. ok is false for a head it cannot frame: an empty
-// request line, a header line without a colon, a bad or conflicting
-// Content-Length, or any Transfer-Encoding.
-func parseHead(head []byte) (length int64, closeConn bool, ok bool) {
-	nl := bytes.IndexByte(head, '\n')
-	line := trimCR(head[:nl])
-	if len(line) == 0 {
-		return 0, false, false
-	}
-	http10 := bytes.HasSuffix(line, []byte("HTTP/1.0"))
-	keepAlive := false
-	length = -1
-	rest := head[nl+1:]
-	for {
-		nl = bytes.IndexByte(rest, '\n')
-		if nl < 0 {
-			break
-		}
-		line, rest = trimCR(rest[:nl]), rest[nl+1:]
-		if len(line) == 0 {
-			break
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return 0, false, false
-		}
-		name := line[:colon]
-		switch len(name) {
-		case len("content-length"):
-			if !equalFold(name, "content-length") {
-				continue
-			}
-			n, good := parseLength(trimSpace(line[colon+1:]))
-			if !good || (length >= 0 && n != length) {
-				return 0, false, false
-			}
-			length = n
-		case len("transfer-encoding"):
-			if equalFold(name, "transfer-encoding") {
-				return 0, false, false // chunked bodies are not supported
-			}
-		case len("connection"):
-			if !equalFold(name, "connection") {
-				continue
-			}
-			for _, tok := range bytes.Split(line[colon+1:], []byte(",")) {
-				tok = trimSpace(tok)
-				switch {
-				case equalFold(tok, "close"):
-					closeConn = true
-				case equalFold(tok, "keep-alive"):
-					keepAlive = true
-				}
-			}
-		}
-	}
-	if http10 && !keepAlive {
-		closeConn = true
-	}
-	return max(length, 0), closeConn, true
-}
-
-// parseLength parses a Content-Length value: 1 to 18 decimal digits.
-func parseLength(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-// equalFold reports whether b equals the lower-case ASCII string s, ignoring
-// the case of b.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func trimCR(b []byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == '\r' {
-		return b[:n-1]
-	}
-	return b
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
