@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -97,15 +99,19 @@ func lastLine(path string) string {
 
 // ensureTools installs the Debian packages of the commands that are
 // missing (command:package pairs), as root with apt-get, or says what to
-// install.
+// install. nginx and haproxy live in /usr/sbin, which a user's PATH may
+// lack: it is added, so that what is found here is also what runs.
 func ensureTools(pairs ...string) error {
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if !slices.Contains(filepath.SplitList(os.Getenv("PATH")), dir) {
+			os.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+dir)
+		}
+	}
 	var need []string
 	for _, p := range pairs {
 		c, pkg, _ := strings.Cut(p, ":")
 		if _, err := exec.LookPath(c); err != nil {
-			if _, err := os.Stat("/usr/sbin/" + c); err != nil {
-				need = append(need, pkg)
-			}
+			need = append(need, pkg)
 		}
 	}
 	if len(need) == 0 {

@@ -558,10 +558,14 @@ func median(xs []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// statusClient reads the origin's status page; a hung origin fails the
+// run instead of hanging it.
+var statusClient = http.Client{Timeout: 5 * time.Second}
+
 // originAccepts reads the connections the origin nginx has accepted, from
 // its stub_status page.
 func originAccepts(port int) (int64, error) {
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	resp, err := statusClient.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 	if err != nil {
 		return 0, fmt.Errorf("origin status: %w", err)
 	}

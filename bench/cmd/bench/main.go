@@ -38,13 +38,15 @@ func run() error {
 		return err
 	}
 	opt := bench.Options{
-		Quick:   os.Getenv("BENCH_QUICK") == "1",
-		Profile: os.Getenv("PROFILE") == "1",
-		Taskset: os.Getenv("BENCH_TASKSET") == "1",
-		Only:    os.Getenv("BENCH_ONLY"),
-		Root:    root,
-		Out:     envOr("BENCH_OUT", "bench/results"),
-		Log:     os.Stderr,
+		Only: os.Getenv("BENCH_ONLY"),
+		Root: root,
+		Out:  envOr("BENCH_OUT", "bench/results"),
+		Log:  os.Stderr,
+	}
+	for k, dst := range map[string]*bool{"BENCH_QUICK": &opt.Quick, "PROFILE": &opt.Profile, "BENCH_TASKSET": &opt.Taskset} {
+		if *dst, err = envBool(k); err != nil {
+			return err
+		}
 	}
 	if opt.Workers, err = envInt("BENCH_WORKERS"); err != nil {
 		return err
@@ -80,6 +82,19 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// envBool reads 1 or 0 from k; unset is false. Anything else is an error,
+// so that BENCH_QUICK=yes does not start a 13-minute run.
+func envBool(k string) (bool, error) {
+	switch v := os.Getenv(k); v {
+	case "", "0":
+		return false, nil
+	case "1":
+		return true, nil
+	default:
+		return false, fmt.Errorf("%s: want 1 or 0, got %q", k, v)
+	}
 }
 
 // envInt reads a positive integer from k; unset is 0.
