@@ -40,6 +40,8 @@ type loop struct {
 	reqFree  []*http1.Request  // parsers of finished requests, for reuse
 	headFree [][]byte          // buffers of forwarded heads, for reuse
 	respFree []*http1.Response // parsers of finished responses, for reuse
+
+	gov governor
 }
 
 func newLoop(p *Proxy, el gnet.EventLoop) *loop {
@@ -127,6 +129,7 @@ func (l *loop) postTick(now time.Time) {
 // resolution (100 ms), which is all they need.
 func (l *loop) tick(now time.Time) {
 	l.now = now
+	l.govern()
 	for cc := range l.clients {
 		switch {
 		case cc.state == ccClosing && cc.c.OutboundBuffered() == 0:

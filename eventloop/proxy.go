@@ -84,6 +84,8 @@ type Stats struct {
 type LoopStats struct {
 	ClientSuccess, ClientFailed uint64
 	OriginSuccess, OriginFailed uint64
+	// ThreadLocked: the loop holds an OS thread (busy; governor.go).
+	ThreadLocked bool
 }
 
 // OriginStats are one server's counters, over all loops.
@@ -165,11 +167,9 @@ func (p *Proxy) Serve() error {
 		gnet.WithTicker(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{p.log}),
-		// Each loop keeps one OS thread: unlocked, the loop goroutine
-		// hopped between the runtime's threads at every blocking wait,
-		// and the kernel placed it beside wrk and the origin while the
-		// other CPU idled (docs/performance.md: +17% rps, same CPU).
-		gnet.WithLockOSThread(true),
+		// Each loop holds an OS thread only while it is busy; the
+		// governor (governor.go) takes and releases it.
+		gnet.WithLockOSThread(false),
 	)
 }
 
@@ -240,7 +240,8 @@ func (p *Proxy) Stats() Stats {
 	if list := p.list.Load(); list != nil {
 		for _, l := range *list {
 			ls := LoopStats{ClientSuccess: l.stats.clientSuccess.Load(), ClientFailed: l.stats.clientFailed.Load(),
-				OriginSuccess: l.stats.originSuccess.Load(), OriginFailed: l.stats.originFailed.Load()}
+				OriginSuccess: l.stats.originSuccess.Load(), OriginFailed: l.stats.originFailed.Load(),
+				ThreadLocked: l.gov.lockedFlag.Load()}
 			s.Loops = append(s.Loops, ls)
 			s.ClientSuccess += ls.ClientSuccess
 			s.ClientFailed += ls.ClientFailed
@@ -296,9 +297,13 @@ func (p *Proxy) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 func (p *Proxy) OnTraffic(c gnet.Conn) gnet.Action {
 	switch x := c.Context().(type) {
 	case *clientConn:
+		x.l.gov.begin(nanotime())
 		x.onTraffic()
+		x.l.gov.end(nanotime())
 	case *originConn:
+		x.l.gov.begin(nanotime())
 		x.onTraffic()
+		x.l.gov.end(nanotime())
 	}
 	return gnet.None
 }

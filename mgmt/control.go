@@ -49,7 +49,11 @@ type ServerStats struct {
 
 // Totals are the proxy-wide counters of GET /stats (CONTRACT.md says what
 // counts as a success or a failure on either side).
-type Totals struct{ ClientSuccess, ClientFailed, ServerSuccess, ServerFailed uint64 }
+type Totals struct {
+	ClientSuccess, ClientFailed, ServerSuccess, ServerFailed uint64
+	// LoopsLocked: event loops holding an OS thread (busy) now.
+	LoopsLocked int
+}
 
 // Control is everything the management API needs from the proxy. The
 // handlers call it from net/http's goroutines, concurrently; the

@@ -54,6 +54,7 @@ type collector struct {
 	reused         *prometheus.Desc
 	latency        *prometheus.Desc
 	loops          *prometheus.Desc
+	locked         *prometheus.Desc
 	queued         *prometheus.Desc
 }
 
@@ -81,6 +82,7 @@ func newCollector(c Control) *collector {
 		latency: d("server_latency_seconds", "Time from sending a request to an origin to its complete response.",
 			server...),
 		loops:  d("loops", "Event loops serving clients."),
+		locked: d("loops_thread_locked", "Event loops holding an OS thread of their own: those busy enough that it pays."),
 		queued: d("pool_queue_length", "Requests waiting for a server under its max_conns.", "pool"),
 	}
 }
@@ -90,7 +92,7 @@ func newCollector(c Control) *collector {
 func (k *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		k.clientRequests, k.serverRequests, k.inflight, k.up, k.state,
-		k.ejected, k.opened, k.reused, k.latency, k.loops, k.queued,
+		k.ejected, k.opened, k.reused, k.latency, k.loops, k.locked, k.queued,
 	} {
 		ch <- d
 	}
@@ -102,6 +104,7 @@ func (k *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(k.clientRequests, prometheus.CounterValue, float64(t.ClientSuccess), "success")
 	ch <- prometheus.MustNewConstMetric(k.clientRequests, prometheus.CounterValue, float64(t.ClientFailed), "failed")
 	ch <- prometheus.MustNewConstMetric(k.loops, prometheus.GaugeValue, float64(k.c.Loops()))
+	ch <- prometheus.MustNewConstMetric(k.locked, prometheus.GaugeValue, float64(t.LoopsLocked))
 	for name, n := range k.c.Queued() {
 		ch <- prometheus.MustNewConstMetric(k.queued, prometheus.GaugeValue, float64(n), name)
 	}

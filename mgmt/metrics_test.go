@@ -46,7 +46,7 @@ func wantLines(t *testing.T, body string, lines ...string) {
 
 func TestMetrics(t *testing.T) {
 	f := newFake("default", "blue")
-	f.totals = Totals{ClientSuccess: 3, ClientFailed: 1}
+	f.totals = Totals{ClientSuccess: 3, ClientFailed: 1, LoopsLocked: 1}
 	f.mustAdd(t, "default", "http://127.0.0.1:9000", 1)
 	f.mustAdd(t, "blue", "http://[::1]:9100", 1)
 	a := f.pools["default"][0]
@@ -94,6 +94,7 @@ func TestMetrics(t *testing.T) {
 		`edgeloop_server_state{`+u+`,state="down"} 0`,
 		"# TYPE edgeloop_loops gauge",
 		"edgeloop_loops 2",
+		"edgeloop_loops_thread_locked 1",
 		`edgeloop_pool_queue_length{pool="default"} 2`,
 	)
 	for _, s := range []string{"_bucket{", "# TYPE go_goroutines gauge", "go_goroutines ", "process_cpu_seconds_total "} {

@@ -72,8 +72,14 @@ func (c *control) PatchServer(name, ip string, port int, weight *int, state *str
 // Totals are weldr's /stats: the proxy's counters, summed over the loops.
 func (c *control) Totals() mgmt.Totals {
 	s := c.proxy.Stats()
-	return mgmt.Totals{ClientSuccess: s.ClientSuccess, ClientFailed: s.ClientFailed,
+	t := mgmt.Totals{ClientSuccess: s.ClientSuccess, ClientFailed: s.ClientFailed,
 		ServerSuccess: s.OriginSuccess, ServerFailed: s.OriginFailed}
+	for _, l := range s.Loops {
+		if l.ThreadLocked {
+			t.LoopsLocked++
+		}
+	}
+	return t
 }
 
 // Detail is one row per server of every pool, from the current snapshot
