@@ -31,6 +31,7 @@ type governor struct {
 	calls   uint32 // callbacks since the last tick
 	wakes   uint32 // of which began after a sleep
 	ewma    float64
+	fresh   bool // no average yet: the last tick was too quiet to judge
 	locked  bool
 	// lockedFlag mirrors locked for readers on other goroutines (Stats).
 	lockedFlag atomic.Bool
@@ -70,13 +71,20 @@ func (g *governor) end(now int64) { g.lastEnd = now }
 func (g *governor) decide() bool {
 	calls, wakes := g.calls, g.wakes
 	g.calls, g.wakes = 0, 0
-	frac := 1.0
-	if calls > 0 {
-		frac = float64(wakes) / float64(calls)
+	if calls < unlockMinCalls {
+		// Too quiet to judge; the next busy tick starts a fresh average,
+		// so that a burst after idling locks within a tick or two.
+		g.fresh = true
+		return false
 	}
-	g.ewma = (1-ewmaWeight)*g.ewma + ewmaWeight*frac
+	frac := float64(wakes) / float64(calls)
+	if g.fresh {
+		g.ewma, g.fresh = frac, false
+	} else {
+		g.ewma = (1-ewmaWeight)*g.ewma + ewmaWeight*frac
+	}
 	switch {
-	case calls < unlockMinCalls || g.ewma > unlockAbove:
+	case g.ewma > unlockAbove:
 		return false
 	case calls >= lockMinCalls && g.ewma < lockBelow:
 		return true

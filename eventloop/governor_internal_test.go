@@ -53,6 +53,9 @@ func TestGovernorDecides(t *testing.T) {
 		{"half load", 2600, 520, false},
 		{"between the thresholds: stays unlocked", 4000, 360, false},
 		{"saturation with few callbacks (a slow origin): no lock", 800, 8, false},
+		{"idle again", 10, 10, false},
+		{"a burst after idling locks at its first tick", 5000, 150, true},
+		{"a tick too quiet to judge lets go", 300, 3, false},
 	}
 	for _, s := range steps {
 		got := g.feed(s.calls, s.sleeps)
