@@ -47,6 +47,7 @@ type clientConn struct {
 	http10    bool // the client spoke HTTP/1.0
 	retried   bool
 	hostSynth bool         // the head's Host is the origin's address (no Host was sent)
+	upgrading bool         // the forwarded head asks for a protocol switch: a 101 may answer
 	bodyKept  bool         // the whole request body is in head: a retry can resend it
 	started   bool         // a response byte went to the client: no retry, no error page
 	inflight  bool         // counted in Proxy.active
@@ -133,6 +134,13 @@ func (cc *clientConn) readHead() bool {
 	if cc.l.p.opts.AccessLog {
 		cc.access.method, cc.access.target = string(r.Method.Of(buf)), string(r.Target.Of(buf))
 	}
+	if hops, set, valid := maxForwards(r, buf); !valid {
+		cc.fail(400)
+		return false
+	} else if set && hops == 0 {
+		cc.answerFinal(r.MethodKind == http1.MethodTrace)
+		return false
+	}
 	if !cc.inflight {
 		cc.inflight = true
 		cc.l.p.active.Add(1)
@@ -172,6 +180,7 @@ func (cc *clientConn) dispatch(pl *pool.Pool, o *pool.Server, buf []byte, n int)
 	expect := r.Flags.Has(http1.FlagExpectContinue) && r.Body.Kind != http1.BodyNone && cc.l.p.knownHTTP10(o)
 	cc.head = appendRequestHead(cc.head[:0], r, buf, cc.ip, o.Addr, expect)
 	cc.hostSynth = r.Form != http1.FormAbsolute && !r.Flags.Has(http1.FlagHost)
+	cc.upgrading = relaysUpgrade(r, buf)
 	if expect && !cc.http10 {
 		_, _ = cc.c.Write(continue100)
 	}
@@ -351,6 +360,21 @@ func (cc *clientConn) dropOrigin() {
 // fail answers with a status of the proxy's own and closes the connection
 // (the framing of what the client sends next is in doubt), or only closes
 // it when part of a response went out already.
+// answerFinal answers a TRACE or OPTIONS request with Max-Forwards: 0 as
+// its final recipient (appendFinalAnswer) and closes. No origin is
+// involved; the answer counts as a delivered response.
+func (cc *clientConn) answerFinal(trace bool) {
+	cc.l.stats.clientSuccess.Add(1)
+	cc.access.status = 200
+	if trace {
+		cc.access.status = 405
+	}
+	cc.logAccess()
+	cc.l.scratch = appendFinalAnswer(cc.l.scratch[:0], trace)
+	_, _ = cc.c.Write(cc.l.scratch)
+	cc.closeFlushed()
+}
+
 func (cc *clientConn) fail(status int) {
 	if cc.closed {
 		return

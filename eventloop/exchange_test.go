@@ -972,3 +972,151 @@ func TestStatsPerLoopAndOrigin(t *testing.T) {
 		}
 	}
 }
+
+// ---------------------------------------------------------------------
+// Max-Forwards (RFC 9110 §7.6.2): TRACE and OPTIONS only.
+
+func TestMaxForwardsDecremented(t *testing.T) {
+	for _, c := range []struct{ name, raw, want string }{
+		{"OPTIONS 5", "OPTIONS /x HTTP/1.1\r\nHost: a\r\nMax-Forwards: 5\r\n\r\n", "4"},
+		{"TRACE 1", "TRACE / HTTP/1.1\r\nHost: a\r\nMax-Forwards: 1\r\n\r\n", "0"},
+		{"leading zeros", "OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: 007\r\n\r\n", "6"},
+		{"beyond the cap", "OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: 99999999999999999999999\r\n\r\n", "2147483647"},
+		{"GET is left alone", "GET / HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n", "0"},
+		{"GET keeps even a bad value", "GET / HTTP/1.1\r\nHost: a\r\nMax-Forwards: x\r\n\r\n", "x"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := startOrigin(t, echo)
+			p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}})
+			cl := dial(t, p.Addr)
+			cl.send(c.raw)
+			cl.expectStatus(strings.Fields(c.raw)[0], 200)
+			reqs := o.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("origin got %d requests, want 1", len(reqs))
+			}
+			if n := strings.Count(strings.ToLower(reqs[0].Head), "\r\nmax-forwards:"); n != 1 {
+				t.Fatalf("origin got %d Max-Forwards fields, want 1: %q", n, reqs[0].Head)
+			}
+			if v := reqs[0].Get("max-forwards"); v != c.want {
+				t.Fatalf("origin got Max-Forwards %q, want %q", v, c.want)
+			}
+		})
+	}
+}
+
+// At zero the proxy is the final recipient: it answers and the origin sees
+// nothing. A value that is not 1*DIGIT, or two of them, is refused.
+func TestMaxForwardsAnswered(t *testing.T) {
+	for _, c := range []struct {
+		name, raw string
+		status    int
+		allow     bool
+	}{
+		{"OPTIONS 0", "OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n", 200, true},
+		{"OPTIONS 00", "OPTIONS /p HTTP/1.1\r\nHost: a\r\nMax-Forwards: 00\r\n\r\n", 200, true},
+		{"TRACE 0 is not echoed", "TRACE / HTTP/1.1\r\nHost: a\r\nCookie: secret\r\nMax-Forwards: 0\r\n\r\n", 405, true},
+		{"not a number", "OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: -1\r\n\r\n", 400, false},
+		{"empty", "TRACE / HTTP/1.1\r\nHost: a\r\nMax-Forwards:\r\n\r\n", 400, false},
+		{"two fields", "OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: 3\r\nMax-Forwards: 3\r\n\r\n", 400, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := startOrigin(t, echo)
+			p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}})
+			cl := dial(t, p.Addr)
+			cl.send(c.raw + "GET /after HTTP/1.1\r\nHost: a\r\n\r\n")
+			r := cl.expectStatus(strings.Fields(c.raw)[0], c.status)
+			if got := r.Header.Get("Allow"); (got != "") != c.allow {
+				t.Fatalf("Allow %q, want one: %v", got, c.allow)
+			}
+			if bytes := string(r.Body); c.status == 405 && strings.Contains(bytes, "secret") {
+				t.Fatalf("TRACE echoed the request: %q", bytes)
+			}
+			if !r.Close {
+				t.Fatal("the answer does not close the connection")
+			}
+			cl.expectClosed()
+			if n := len(o.Requests()); n != 0 || o.Accepted() != 0 {
+				t.Fatalf("origin got %d requests on %d connections, want none", n, o.Accepted())
+			}
+			want := eventloop.Stats{ClientSuccess: 1}
+			if c.status == 400 {
+				want = eventloop.Stats{ClientFailed: 1}
+			}
+			p.waitStats(t, want)
+		})
+	}
+}
+
+// ---------------------------------------------------------------------
+// Upgrades the proxy does not relay.
+
+// h2c would tunnel HTTP/2 requests past the proxy (h2c smuggling): the
+// request goes on as plain HTTP/1.1 without Upgrade or HTTP2-Settings, and
+// the connection carries further requests.
+func TestUpgradeH2CNotRelayed(t *testing.T) {
+	for _, up := range []string{"h2c", "websocket, h2c", "H2C"} {
+		t.Run(up, func(t *testing.T) {
+			o := startOrigin(t, echo)
+			p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}})
+			c := dial(t, p.Addr)
+			c.send("GET /a HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: " + up +
+				"\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+			if b := bodyOf(t, c.read("GET"), 200); b != "GET /a " {
+				t.Fatalf("body %q", b)
+			}
+			if b := bodyOf(t, c.get("/b"), 200); b != "GET /b " {
+				t.Fatalf("next request: %q", b)
+			}
+			head := strings.ToLower(o.Requests()[0].Head)
+			for _, f := range []string{"\r\nupgrade:", "\r\nhttp2-settings:", "\r\nconnection:"} {
+				if strings.Contains(head, f) {
+					t.Fatalf("origin got %q in %q", f, head)
+				}
+			}
+		})
+	}
+}
+
+// RFC 9110 §7.8: Upgrade in an HTTP/1.0 request is ignored.
+func TestUpgradeFromHTTP10Ignored(t *testing.T) {
+	got := oneRequest(t, "GET /ws HTTP/1.0\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	if h := strings.ToLower(got.Head); strings.Contains(h, "\r\nupgrade:") || strings.Contains(h, "\r\nconnection:") {
+		t.Fatalf("origin got %q", got.Head)
+	}
+}
+
+// A 101 the request did not ask for is an invalid response: 502, closed,
+// and the client's next bytes never reach the origin as a tunnel.
+func TestUnaskedSwitchingProtocols(t *testing.T) {
+	for _, c := range []struct{ name, raw string }{
+		{"no Upgrade", "GET / HTTP/1.1\r\nHost: a\r\n\r\n"},
+		{"h2c, not relayed", "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var extra atomic.Int64
+			o := startOrigin(t, func(s *originSide) {
+				if _, err := s.ReadRequest(); err != nil {
+					return
+				}
+				s.Write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n")
+				for s.fill() == nil {
+					extra.Add(int64(len(s.buf)))
+					s.buf = s.buf[:0]
+				}
+			})
+			p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}})
+			cl := dial(t, p.Addr)
+			cl.send(c.raw)
+			r := cl.expectStatus("GET", 502)
+			if !r.Close {
+				t.Fatal("502 without Connection: close")
+			}
+			cl.write("GET /tunnelled HTTP/1.1\r\nHost: a\r\n\r\n")
+			cl.expectClosed()
+			if n := extra.Load(); n != 0 {
+				t.Fatalf("the origin got %d bytes after its 101", n)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package eventloop
 
 import (
 	"bytes"
+	"strconv"
 
 	"github.com/edgeloop/edgeloop/http1"
 )
@@ -29,7 +30,8 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 		dst = append(dst, '/') // "http://h" or "http://h?q"
 	}
 	dst = append(append(dst, target...), " HTTP/1.1\r\n"...)
-	upgrade := r.Flags.Has(http1.FlagUpgrade)
+	upgrade := relaysUpgrade(r, b)
+	hops, hopsSet, _ := maxForwards(r, b)
 	for _, f := range r.Fields() {
 		name := f.Name.Of(b)
 		switch {
@@ -51,6 +53,8 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 			continue // set by us
 		case dropExpect && equalFold(name, "expect"):
 			continue // answered by the proxy
+		case hopsSet && equalFold(name, "max-forwards"):
+			continue // decremented below
 		}
 		dst = http1.AppendField(dst, name, f.Value.Of(b))
 	}
@@ -73,6 +77,11 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 			dst = http1.AppendField(dst, "Connection", "Upgrade")
 			dst = http1.AppendField(dst, "Upgrade", v)
 		}
+	}
+	if hopsSet {
+		// RFC 9110 §7.6.2: one hop fewer (readHead answered a zero).
+		dst = append(dst, "Max-Forwards: "...)
+		dst = append(strconv.AppendInt(dst, hops-1, 10), "\r\n"...)
 	}
 	dst = http1.AppendField(dst, "Via", viaValue)
 	// One X-Forwarded-For: the values received, in order (empty ones add
@@ -203,4 +212,90 @@ func replaceHost(head []byte, addr string) []byte {
 	}
 	rest := append([]byte(nil), head[i+j:]...)
 	return append(append(head[:i], addr...), rest...)
+}
+
+// relaysUpgrade says whether the proxy passes the client's Upgrade on
+// (and so whether a 101 may answer it). Not from an HTTP/1.0 client
+// (RFC 9110 §7.8: a server ignores Upgrade in 1.0), and not to h2c: a
+// cleartext HTTP/2 tunnel through the proxy would carry requests the
+// proxy never sees, past its routing and limits (h2c smuggling), and RFC
+// 9113 §3.1 has dropped that upgrade anyway. The request then goes on
+// as a plain HTTP/1.1 request.
+func relaysUpgrade(r *http1.Request, b []byte) bool {
+	if !r.Flags.Has(http1.FlagUpgrade) || !r.Is11() {
+		return false
+	}
+	v, ok := r.Get(b, "upgrade")
+	if !ok {
+		return false
+	}
+	for len(v) > 0 {
+		var p []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			p, v = v[:i], v[i+1:]
+		} else {
+			p, v = v, nil
+		}
+		p = bytes.Trim(p, " \t")
+		if i := bytes.IndexByte(p, '/'); i >= 0 {
+			p = p[:i]
+		}
+		if equalFold(p, "h2c") {
+			return false
+		}
+	}
+	return true
+}
+
+// maxHops caps a Max-Forwards value (RFC 9110 §7.6.2 lets a recipient
+// forward the lesser of the value less one and its own maximum).
+const maxHops = 1 << 31
+
+// maxForwards reads the Max-Forwards field of a TRACE or OPTIONS request,
+// the only methods it applies to (RFC 9110 §7.6.2; other methods forward
+// it untouched). set says there is one; valid is false when there are
+// several or the value is not 1*DIGIT (the request is refused).
+func maxForwards(r *http1.Request, b []byte) (hops int64, set, valid bool) {
+	if r.MethodKind != http1.MethodTrace && r.MethodKind != http1.MethodOptions {
+		return 0, false, true
+	}
+	for _, f := range r.Fields() {
+		if !equalFold(f.Name.Of(b), "max-forwards") {
+			continue
+		}
+		v := f.Value.Of(b)
+		if set || len(v) == 0 {
+			return 0, true, false
+		}
+		set = true
+		for _, c := range v {
+			if c < '0' || c > '9' {
+				return 0, true, false
+			}
+			if hops < maxHops {
+				hops = hops*10 + int64(c-'0')
+			}
+		}
+		hops = min(hops, maxHops)
+	}
+	return hops, set, true
+}
+
+// appendFinalAnswer writes the proxy's answer, as the final recipient, to
+// a TRACE or OPTIONS request whose Max-Forwards is 0: OPTIONS lists the
+// methods forwarded; TRACE is not echoed (it would reflect credentials
+// to scripts, the cross-site tracing attack), so it gets 405 as nginx
+// gives it. The connection closes after it, as after any answer of the
+// proxy's own, since a body the request may carry is not read.
+func appendFinalAnswer(dst []byte, trace bool) []byte {
+	status := 200
+	if trace {
+		status = 405
+	}
+	dst = http1.AppendStatusLine(dst, status, "")
+	dst = http1.AppendField(dst, "Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
+	dst = http1.AppendContentLength(dst, 0)
+	dst = http1.AppendField(dst, "Connection", "close")
+	dst = http1.AppendField(dst, "Via", viaValue)
+	return http1.AppendEndOfHead(dst)
 }

@@ -157,6 +157,14 @@ func (oc *originConn) readHead(buf []byte) bool {
 		return false
 	}
 	r := oc.resp
+	if r.Status == 101 && !cc.upgrading {
+		// RFC 9110 §15.2.2: a server switches only to a protocol the
+		// request named. An unasked 101 would turn the client's next
+		// bytes into a tunnel to this origin: refused like any invalid
+		// response.
+		oc.broken()
+		return false
+	}
 	if !r.Is11() {
 		oc.l.p.http10.Store(oc.s.ID, true)
 	}
