@@ -370,7 +370,7 @@ func (cc *clientConn) answerFinal(trace bool) {
 		cc.access.status = 405
 	}
 	cc.logAccess()
-	cc.l.scratch = appendFinalAnswer(cc.l.scratch[:0], trace)
+	cc.l.scratch = appendFinalAnswer(cc.l.scratch[:0], trace, cc.l.httpDate())
 	_, _ = cc.c.Write(cc.l.scratch)
 	cc.closeFlushed()
 }
@@ -387,7 +387,7 @@ func (cc *clientConn) fail(status int) {
 	}
 	cc.logAccess()
 	if !cc.started {
-		cc.l.scratch = appendError(cc.l.scratch[:0], status)
+		cc.l.scratch = appendError(cc.l.scratch[:0], status, cc.l.httpDate())
 		_, _ = cc.c.Write(cc.l.scratch)
 	}
 	cc.closeFlushed()

@@ -202,7 +202,7 @@ func TestResponseHeadHopByHop(t *testing.T) {
 	for i := 0; i < 2; i++ { // the connection stays usable
 		c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 		want := "HTTP/1.1 200 Fine\r\nX-End: e\r\nContent-Length: 2\r\nVia: 1.1 edgeloop\r\n\r\n"
-		if h := c.readHead(); h != want {
+		if h := undate(t, c.readHead()); h != want {
 			t.Fatalf("client got head\n%q\nwant\n%q", h, want)
 		}
 		if b := c.readN(2); string(b) != "ok" {
@@ -225,7 +225,7 @@ func TestResponseChunkedStaysChunked(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		c.send("GET /c HTTP/1.1\r\nHost: a\r\n\r\n")
 		want := "HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nVia: 1.1 edgeloop\r\n\r\n"
-		if h := c.readHead(); h != want {
+		if h := undate(t, c.readHead()); h != want {
 			t.Fatalf("client got head\n%q\nwant\n%q", h, want)
 		}
 		if b := c.readN(len(chunkedBody)); string(b) != chunkedBody {
@@ -242,7 +242,7 @@ func TestResponseChunkedToHTTP10(t *testing.T) {
 	c := dial(t, p.Addr)
 	c.send("GET /c HTTP/1.0\r\nHost: a\r\n\r\n")
 	want := "HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: close\r\nVia: 1.1 edgeloop\r\n\r\n"
-	if h := c.readHead(); h != want {
+	if h := undate(t, c.readHead()); h != want {
 		t.Fatalf("client got head\n%q\nwant\n%q", h, want)
 	}
 	if b := c.readToEOF(); string(b) != "Wikipedia" {
@@ -305,7 +305,7 @@ func TestTrickled(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		want := "HTTP/1.1 200 OK\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\nVia: 1.1 edgeloop\r\n\r\n"
-		if h := c.readHead(); h != want {
+		if h := undate(t, c.readHead()); h != want {
 			t.Fatalf("client got head\n%q\nwant\n%q", h, want)
 		}
 		if b := c.readN(len(chunkedBody)); string(b) != chunkedBody {
@@ -644,7 +644,7 @@ func TestHeadResponse(t *testing.T) {
 	c := dial(t, p.Addr)
 	c.send("HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n")
 	want := "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nVia: 1.1 edgeloop\r\n\r\n"
-	if h := c.readHead(); h != want {
+	if h := undate(t, c.readHead()); h != want {
 		t.Fatalf("client got head\n%q\nwant\n%q", h, want)
 	}
 	if b := bodyOf(t, c.get("/next"), 200); b != "after" {
@@ -669,7 +669,7 @@ func TestNoBodyStatuses(t *testing.T) {
 		{"/304", "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nContent-Length: 50\r\nVia: 1.1 edgeloop\r\n\r\n"},
 	} {
 		c.send("GET " + tc.target + " HTTP/1.1\r\nHost: a\r\n\r\n")
-		if h := c.readHead(); h != tc.head {
+		if h := undate(t, c.readHead()); h != tc.head {
 			t.Fatalf("%s: client got head\n%q\nwant\n%q", tc.target, h, tc.head)
 		}
 		if b := bodyOf(t, c.get("/next"), 200); b != "after" {
@@ -695,7 +695,7 @@ func TestCloseDelimitedResponse(t *testing.T) {
 	c := dial(t, p.Addr)
 	c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 	want := "HTTP/1.1 200 OK\r\nX-A: 1\r\nConnection: close\r\nVia: 1.1 edgeloop\r\n\r\n"
-	if h := c.readHead(); h != want {
+	if h := undate(t, c.readHead()); h != want {
 		t.Fatalf("client got head\n%q\nwant\n%q", h, want)
 	}
 	if b := c.readToEOF(); sum(b) != sum(data) {
@@ -1119,4 +1119,28 @@ func TestUnaskedSwitchingProtocols(t *testing.T) {
 			}
 		})
 	}
+}
+
+// RFC 9110 §6.6.1: the origin's Date passes untouched and alone; a response
+// without one, and the proxy's own answers, get the proxy's.
+func TestDate(t *testing.T) {
+	const old = "Mon, 01 Jan 2024 00:00:00 GMT"
+	o := startOrigin(t, serve(func(_ *originSide, r *gotRequest) string {
+		if r.Target == "/dated" {
+			return "HTTP/1.1 200 OK\r\nDate: " + old + "\r\nContent-Length: 2\r\n\r\nok"
+		}
+		return ok("ok")
+	}))
+	p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}})
+	c := dial(t, p.Addr)
+	c.send("GET /dated HTTP/1.1\r\nHost: a\r\n\r\n")
+	if h := c.readHead(); strings.Count(h, "\r\nDate: ") != 1 || !strings.Contains(h, "\r\nDate: "+old+"\r\n") {
+		t.Fatalf("head %q, want the origin's Date alone", h)
+	}
+	c.readN(2)
+	c.send("GET /plain HTTP/1.1\r\nHost: a\r\n\r\n")
+	undate(t, c.readHead())
+	bad := dial(t, p.Addr)
+	bad.send("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+	undate(t, bad.readHead())
 }

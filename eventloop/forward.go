@@ -39,12 +39,15 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 			// RFC 9110 §7.6.1. Transfer-Encoding is written again below
 			// when the body is chunked; Upgrade when one is asked for.
 			continue
-		case r.ListedInConnection(b, name):
-			continue
 		case equalFold(name, "host"):
+			// Kept even when Connection names it: an HTTP/1.1 request
+			// without Host is invalid, and the origin would route it by
+			// something else (RFC 9112 §3.2).
 			if r.Form == http1.FormAbsolute {
 				continue
 			}
+		case r.ListedInConnection(b, name):
+			continue
 		case equalFold(name, "content-length"):
 			continue // written once below, repeated values merged
 		case equalFold(name, "x-forwarded-for"):
@@ -104,23 +107,37 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 	return http1.AppendEndOfHead(dst)
 }
 
-// appendTransferEncoding writes the Transfer-Encoding fields of h again.
+// appendTransferEncoding writes the Transfer-Encoding fields of h again,
+// as one field: RFC 9110 §5.3 makes several lines one list, but a next hop
+// that reads only the first (or refuses two, as net/http does) would
+// frame the body otherwise.
 func appendTransferEncoding(dst []byte, h *http1.Head, b []byte) []byte {
+	dst = append(dst, "Transfer-Encoding: "...)
+	first := true
 	for _, f := range h.Fields() {
-		if equalFold(f.Name.Of(b), "transfer-encoding") {
-			dst = http1.AppendField(dst, "Transfer-Encoding", f.Value.Of(b))
+		if !equalFold(f.Name.Of(b), "transfer-encoding") {
+			continue
 		}
+		v := bytes.Trim(f.Value.Of(b), " \t,")
+		if len(v) == 0 {
+			continue
+		}
+		if !first {
+			dst = append(dst, ", "...)
+		}
+		dst, first = append(dst, v...), false
 	}
-	return dst
+	return append(dst, "\r\n"...)
 }
 
 // respFraming says how the proxy frames a response toward its client.
 type respFraming struct {
 	body      http1.Body
-	dechunk   bool // chunked from the origin, close-delimited to a 1.0 client
-	keepAlive bool // the client connection stays open after it
-	client10  bool // the client spoke HTTP/1.0
-	interim   bool // a 1xx before the final response: no framing, no Connection
+	dechunk   bool   // chunked from the origin, close-delimited to a 1.0 client
+	keepAlive bool   // the client connection stays open after it
+	client10  bool   // the client spoke HTTP/1.0
+	interim   bool   // a 1xx before the final response: no framing, no Connection
+	date      []byte // the proxy's Date value, for a response that has none
 }
 
 // appendResponseHead writes the response head for the client: status line,
@@ -128,12 +145,19 @@ type respFraming struct {
 // the proxy decided, and Via.
 func appendResponseHead(dst []byte, r *http1.Response, b []byte, fr respFraming, tunnel bool) []byte {
 	dst = http1.AppendStatusLine(dst, r.Status, r.Reason.Of(b))
+	dated := false
 	for _, f := range r.Fields() {
 		name := f.Name.Of(b)
 		if http1.IsHopByHop(name) || r.ListedInConnection(b, name) || equalFold(name, "content-length") {
 			continue
 		}
+		dated = dated || equalFold(name, "date")
 		dst = http1.AppendField(dst, name, f.Value.Of(b))
+	}
+	if !dated && !fr.interim && len(fr.date) > 0 {
+		// RFC 9110 §6.6.1: a recipient with a clock forwarding a
+		// response without Date appends one.
+		dst = http1.AppendField(dst, "Date", fr.date)
 	}
 	switch {
 	case tunnel && r.Status == 101:
@@ -141,7 +165,11 @@ func appendResponseHead(dst []byte, r *http1.Response, b []byte, fr respFraming,
 			dst = http1.AppendField(dst, "Upgrade", v)
 		}
 		dst = http1.AppendField(dst, "Connection", "Upgrade")
-	case fr.body.Kind == http1.BodyChunked && !fr.dechunk:
+	case fr.body.Kind == http1.BodyChunked && !fr.dechunk,
+		fr.body.Kind == http1.BodyUntilClose && r.Flags.Has(http1.FlagTE):
+		// A final coding other than chunked delimits by the close; the
+		// codings still say how to read the bytes (readHead keeps such a
+		// response from an HTTP/1.0 client).
 		dst = appendTransferEncoding(dst, &r.Head, b)
 	case fr.body.Kind == http1.BodyLength:
 		dst = http1.AppendContentLength(dst, fr.body.Length)
@@ -161,10 +189,12 @@ func appendResponseHead(dst []byte, r *http1.Response, b []byte, fr respFraming,
 	return http1.AppendEndOfHead(dst)
 }
 
-// appendError writes a complete response of the proxy's own.
-func appendError(dst []byte, status int) []byte {
+// appendError writes a complete response of the proxy's own; date is the
+// value of its Date field (RFC 9110 §6.6.1).
+func appendError(dst []byte, status int, date []byte) []byte {
 	text := http1.StatusText(status)
 	dst = http1.AppendStatusLine(dst, status, "")
+	dst = append(append(append(dst, "Date: "...), date...), "\r\n"...)
 	dst = http1.AppendField(dst, "Content-Type", "text/plain; charset=utf-8")
 	dst = http1.AppendContentLength(dst, int64(len(text)+1))
 	dst = http1.AppendField(dst, "Connection", "close")
@@ -287,12 +317,13 @@ func maxForwards(r *http1.Request, b []byte) (hops int64, set, valid bool) {
 // to scripts, the cross-site tracing attack), so it gets 405 as nginx
 // gives it. The connection closes after it, as after any answer of the
 // proxy's own, since a body the request may carry is not read.
-func appendFinalAnswer(dst []byte, trace bool) []byte {
+func appendFinalAnswer(dst []byte, trace bool, date []byte) []byte {
 	status := 200
 	if trace {
 		status = 405
 	}
 	dst = http1.AppendStatusLine(dst, status, "")
+	dst = append(append(append(dst, "Date: "...), date...), "\r\n"...)
 	dst = http1.AppendField(dst, "Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
 	dst = http1.AppendContentLength(dst, 0)
 	dst = http1.AppendField(dst, "Connection", "close")

@@ -26,7 +26,7 @@ func TestForwardHeadAllocs(t *testing.T) {
 	dst := make([]byte, 0, 4096)
 	allocs := testing.AllocsPerRun(200, func() {
 		dst = appendRequestHead(dst[:0], &r, req, "127.0.0.1", "127.0.0.1:9000", false)
-		dst = appendResponseHead(dst[:0], &s, resp, respFraming{body: http1.Body{Kind: http1.BodyLength, Length: 5}, keepAlive: true}, false)
+		dst = appendResponseHead(dst[:0], &s, resp, respFraming{body: http1.Body{Kind: http1.BodyLength, Length: 5}, keepAlive: true, date: []byte("Tue, 01 Dec 2026 06:00:00 GMT")}, false)
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per rewrite, want 0", allocs)

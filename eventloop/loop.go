@@ -33,7 +33,9 @@ type loop struct {
 	resumeAt    time.Time
 	resumeArmed bool
 
-	now     time.Time   // refreshed by each tick and each accepted connection
+	now     time.Time // refreshed by each tick and each accepted connection
+	date    []byte    // now as an HTTP-date (httpDate), and its second
+	dateSec int64
 	ticking atomic.Bool // a tick is posted and not yet run
 	scratch []byte      // builds heads; valid until the next build
 
@@ -238,4 +240,15 @@ type loopStats struct {
 	originSuccess atomic.Uint64
 	originFailed  atomic.Uint64
 	_             [64]byte
+}
+
+// httpDate returns the loop's time as an IMF-fixdate (RFC 9110 §5.6.7)
+// for the Date field, formatted once per second of l.now (so within a tick,
+// 100 ms, of the true time).
+func (l *loop) httpDate() []byte {
+	if sec := l.now.Unix(); sec != l.dateSec || l.date == nil {
+		l.date = l.now.UTC().AppendFormat(l.date[:0], "Mon, 02 Jan 2006 15:04:05 GMT")
+		l.dateSec = sec
+	}
+	return l.date
 }

@@ -718,3 +718,28 @@ func chunk(data []byte, size int) []byte {
 	b.WriteString("0\r\n\r\n")
 	return b.Bytes()
 }
+
+// undate checks that head carries exactly one Date field, an IMF-fixdate
+// within 5 s of now (RFC 9110 §6.6.1: the proxy adds one when the origin
+// sent none), and returns head without it, for exact comparisons.
+func undate(t testing.TB, head string) string {
+	t.Helper()
+	lines := strings.Split(head, "\r\n")
+	var out []string
+	n := 0
+	for _, l := range lines {
+		if v, ok := strings.CutPrefix(l, "Date: "); ok {
+			n++
+			d, err := time.Parse(http.TimeFormat, v)
+			if err != nil || time.Since(d).Abs() > 5*time.Second {
+				t.Fatalf("Date %q: not an IMF-fixdate of now (%v)", v, err)
+			}
+			continue
+		}
+		out = append(out, l)
+	}
+	if n != 1 {
+		t.Fatalf("%d Date fields in %q, want 1", n, head)
+	}
+	return strings.Join(out, "\r\n")
+}

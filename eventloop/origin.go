@@ -145,7 +145,7 @@ func (oc *originConn) readHead(buf []byte) bool {
 	if err == http1.ErrNeedMore {
 		return false
 	}
-	var fr respFraming
+	fr := respFraming{date: oc.l.httpDate()}
 	if err == nil {
 		fr.body, err = oc.resp.Framing(cc.method)
 	}
@@ -157,6 +157,13 @@ func (oc *originConn) readHead(buf []byte) bool {
 		return false
 	}
 	r := oc.resp
+	if cc.http10 && r.Flags.Has(http1.FlagTE) && r.ContentCoded() {
+		// RFC 9112 §6.1: no Transfer-Encoding toward HTTP/1.0, and
+		// removing gzip (or de-chunking "gzip, chunked") would pass coded
+		// bytes off as the content. The proxy does not decode.
+		oc.broken()
+		return false
+	}
 	if r.Status == 101 && !cc.upgrading {
 		// RFC 9110 §15.2.2: a server switches only to a protocol the
 		// request named. An unasked 101 would turn the client's next

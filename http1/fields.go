@@ -127,6 +127,12 @@ func (h *Head) transferEncoding(v []byte) {
 		case equalFold(name, "chunked"):
 			t.chunked = satInc(t.chunked)
 			t.lastChunk = true
+			if len(trimOWS(params)) > 0 {
+				// RFC 9112 §7.1: chunked defines no parameters; a
+				// next hop comparing the value to "chunked" would
+				// frame the body otherwise.
+				t.malformed = true
+			}
 		// RFC 9112 §7: the registered codings a proxy can pass on.
 		case equalFold(name, "gzip"), equalFold(name, "x-gzip"),
 			equalFold(name, "deflate"), equalFold(name, "compress"),
@@ -318,6 +324,11 @@ func (h *Head) KeepAlive() bool {
 	}
 	return true
 }
+
+// ContentCoded reports whether Transfer-Encoding applies a coding other
+// than chunked (gzip, deflate, compress): the bytes are not the content
+// until decoded, so a hop must keep saying so.
+func (h *Head) ContentCoded() bool { return h.te.codings > h.te.chunked }
 
 // Is11 reports whether the message is HTTP/1.1 or a later 1.x, which is
 // handled as 1.1 (RFC 9110 §2.5).
