@@ -134,6 +134,13 @@ func (cc *clientConn) readHead() bool {
 	if cc.l.p.opts.AccessLog {
 		cc.access.method, cc.access.target = string(r.Method.Of(buf)), string(r.Target.Of(buf))
 	}
+	if r.MethodKind == http1.MethodConnect {
+		// A gateway in front of origins has no tunnels to open: CONNECT
+		// is refused, as nginx refuses it, rather than forwarded to an
+		// origin that would not expect it.
+		cc.fail(405)
+		return false
+	}
 	if hops, set, valid := maxForwards(r, buf); !valid {
 		cc.fail(400)
 		return false

@@ -1144,3 +1144,23 @@ func TestDate(t *testing.T) {
 	bad.send("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
 	undate(t, bad.readHead())
 }
+
+// CONNECT asks a gateway for a tunnel it does not open: 405 with Allow, and
+// nothing reaches the origin, not even the bytes after it.
+func TestConnectRefused(t *testing.T) {
+	o := startOrigin(t, echo)
+	p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}})
+	c := dial(t, p.Addr)
+	c.send("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	r := c.expectStatus("GET", 405)
+	if a := r.Header.Get("Allow"); a == "" || strings.Contains(a, "CONNECT") {
+		t.Fatalf("Allow %q", a)
+	}
+	if !r.Close {
+		t.Fatal("405 without Connection: close")
+	}
+	c.expectClosed()
+	if o.Accepted() != 0 {
+		t.Fatalf("the origin accepted %d connections", o.Accepted())
+	}
+}

@@ -202,6 +202,9 @@ func appendError(dst []byte, status int, date []byte) []byte {
 		// RFC 9110 §10.2.3: no server (or no free one) now; try in a second.
 		dst = http1.AppendField(dst, "Retry-After", "1")
 	}
+	if status == 405 {
+		dst = http1.AppendField(dst, "Allow", allowed) // RFC 9110 §15.5.6
+	}
 	dst = http1.AppendField(dst, "Via", viaValue)
 	dst = http1.AppendEndOfHead(dst)
 	return append(append(dst, text...), '\n')
@@ -277,6 +280,11 @@ func relaysUpgrade(r *http1.Request, b []byte) bool {
 	return true
 }
 
+// allowed is the Allow value of the proxy's own answers: the methods it
+// forwards (any other token method is forwarded too; these are the ones
+// worth naming). Not CONNECT, which a reverse proxy refuses, nor TRACE.
+const allowed = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
+
 // maxHops caps a Max-Forwards value (RFC 9110 §7.6.2 lets a recipient
 // forward the lesser of the value less one and its own maximum).
 const maxHops = 1 << 31
@@ -324,7 +332,7 @@ func appendFinalAnswer(dst []byte, trace bool, date []byte) []byte {
 	}
 	dst = http1.AppendStatusLine(dst, status, "")
 	dst = append(append(append(dst, "Date: "...), date...), "\r\n"...)
-	dst = http1.AppendField(dst, "Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
+	dst = http1.AppendField(dst, "Allow", allowed)
 	dst = http1.AppendContentLength(dst, 0)
 	dst = http1.AppendField(dst, "Connection", "close")
 	dst = http1.AppendField(dst, "Via", viaValue)
