@@ -165,11 +165,8 @@ func appendResponseHead(dst []byte, r *http1.Response, b []byte, fr respFraming,
 			dst = http1.AppendField(dst, "Upgrade", v)
 		}
 		dst = http1.AppendField(dst, "Connection", "Upgrade")
-	case fr.body.Kind == http1.BodyChunked && !fr.dechunk,
-		fr.body.Kind == http1.BodyUntilClose && r.Flags.Has(http1.FlagTE):
-		// A final coding other than chunked delimits by the close; the
-		// codings still say how to read the bytes (readHead keeps such a
-		// response from an HTTP/1.0 client).
+	case fr.body.Kind == http1.BodyChunked && !fr.dechunk:
+		// Only chunked reaches here: readHead refuses other codings.
 		dst = appendTransferEncoding(dst, &r.Head, b)
 	case fr.body.Kind == http1.BodyLength:
 		dst = http1.AppendContentLength(dst, fr.body.Length)

@@ -157,10 +157,11 @@ func (oc *originConn) readHead(buf []byte) bool {
 		return false
 	}
 	r := oc.resp
-	if cc.http10 && r.Flags.Has(http1.FlagTE) && r.ContentCoded() {
-		// RFC 9112 §6.1: no Transfer-Encoding toward HTTP/1.0, and
-		// removing gzip (or de-chunking "gzip, chunked") would pass coded
-		// bytes off as the content. The proxy does not decode.
+	if r.Flags.Has(http1.FlagTE) && r.ContentCoded() {
+		// A transfer coding other than chunked (gzip, or one unknown):
+		// the proxy does not decode, clients do not either (browsers and
+		// net/http know chunked only), and dropping the field would pass
+		// coded bytes off as the content. 502, as nginx answers it.
 		oc.broken()
 		return false
 	}

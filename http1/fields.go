@@ -326,8 +326,8 @@ func (h *Head) KeepAlive() bool {
 }
 
 // ContentCoded reports whether Transfer-Encoding applies a coding other
-// than chunked (gzip, deflate, compress): the bytes are not the content
-// until decoded, so a hop must keep saying so.
+// than chunked (gzip, deflate, compress, or an unknown one): the bytes are
+// not the content until decoded.
 func (h *Head) ContentCoded() bool { return h.te.codings > h.te.chunked }
 
 // Is11 reports whether the message is HTTP/1.1 or a later 1.x, which is
