@@ -1164,3 +1164,23 @@ func TestConnectRefused(t *testing.T) {
 		t.Fatalf("the origin accepted %d connections", o.Accepted())
 	}
 }
+
+// RFC 9112 §3.2.4: the asterisk-form goes on as it came, and an OPTIONS for
+// an absolute URI with an empty path becomes one.
+func TestForwardAsteriskForm(t *testing.T) {
+	for _, c := range []struct{ raw, want string }{
+		{"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "OPTIONS * HTTP/1.1\r\n"},
+		{"OPTIONS http://a.example HTTP/1.1\r\nHost: a.example\r\n\r\n", "OPTIONS * HTTP/1.1\r\n"},
+		{"OPTIONS http://a.example?x HTTP/1.1\r\nHost: a.example\r\n\r\n", "OPTIONS /?x HTTP/1.1\r\n"},
+		{"GET http://a.example HTTP/1.1\r\nHost: a.example\r\n\r\n", "GET / HTTP/1.1\r\n"},
+	} {
+		o := startOrigin(t, echo)
+		p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}})
+		cl := dial(t, p.Addr)
+		cl.send(c.raw)
+		cl.expectStatus(strings.Fields(c.raw)[0], 200)
+		if h := o.Requests()[0].Head; !strings.HasPrefix(h, c.want) {
+			t.Fatalf("%q reached the origin as %q, want %q", c.raw, h, c.want)
+		}
+	}
+}

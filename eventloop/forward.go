@@ -26,7 +26,14 @@ func appendRequestHead(dst []byte, r *http1.Request, b []byte, clientIP, originA
 		target = target[r.Authority.End()-int(r.Target.Off):]
 	}
 	dst = append(append(dst, r.Method.Of(b)...), ' ')
-	if len(target) == 0 || target[0] != '/' {
+	switch {
+	case r.Form == http1.FormAsterisk:
+		// RFC 9112 §3.2.4: "OPTIONS *" goes on as it came.
+	case len(target) == 0 && r.MethodKind == http1.MethodOptions:
+		// §3.2.4: an OPTIONS for "http://h" (no path, no query) is
+		// forwarded to the origin as "OPTIONS *".
+		dst = append(dst, '*')
+	case len(target) == 0 || target[0] != '/':
 		dst = append(dst, '/') // "http://h" or "http://h?q"
 	}
 	dst = append(append(dst, target...), " HTTP/1.1\r\n"...)
