@@ -4,7 +4,7 @@
 GO          ?= go
 GOFMT       ?= $(shell $(GO) env GOROOT)/bin/gofmt
 FUZZTIME    ?= 10m
-FUZZTIME_CI ?= 20s
+FUZZTIME_CI ?= 30s
 # `make build VERSION=1.2.3` stamps the binaries; unset, they report
 # internal/version's default.
 VERSION     ?=
@@ -54,7 +54,7 @@ bench-micro:
 fuzz:
 	@$(call fuzz-all,$(FUZZTIME))
 
-# fuzz-ci: the same, FUZZTIME_CI (default 20s) each; what .ci/run calls.
+# fuzz-ci: the same, FUZZTIME_CI (default 30s) each; what .ci/run calls.
 fuzz-ci:
 	@$(call fuzz-all,$(FUZZTIME_CI))
 
