@@ -268,12 +268,7 @@ func relaysUpgrade(r *http1.Request, b []byte) bool {
 	}
 	for len(v) > 0 {
 		var p []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			p, v = v[:i], v[i+1:]
-		} else {
-			p, v = v, nil
-		}
-		p = bytes.Trim(p, " \t")
+		p, v = cutItem(v, ',')
 		if i := bytes.IndexByte(p, '/'); i >= 0 {
 			p = p[:i]
 		}

@@ -60,12 +60,7 @@ func (cc *clientConn) hashKey(pl *pool.Pool, r *http1.Request, b []byte) []byte 
 func cookieValue(v []byte, name string) ([]byte, bool) {
 	for len(v) > 0 {
 		var pair []byte
-		if i := bytes.IndexByte(v, ';'); i >= 0 {
-			pair, v = v[:i], v[i+1:]
-		} else {
-			pair, v = v, nil
-		}
-		pair = bytes.Trim(pair, " \t")
+		pair, v = cutItem(v, ';')
 		if i := bytes.IndexByte(pair, '='); i >= 0 && string(pair[:i]) == name {
 			return pair[i+1:], true
 		}
@@ -77,4 +72,15 @@ func cookieValue(v []byte, name string) ([]byte, bool) {
 func (p *Proxy) knownHTTP10(s *pool.Server) bool {
 	_, ok := p.http10.Load(s.ID)
 	return ok
+}
+
+// cutItem splits the first item of a sep-separated field value off the
+// rest, without the whitespace around it.
+func cutItem(v []byte, sep byte) (item, rest []byte) {
+	if i := bytes.IndexByte(v, sep); i >= 0 {
+		item, rest = v[:i], v[i+1:]
+	} else {
+		item = v
+	}
+	return bytes.Trim(item, " \t"), rest
 }
