@@ -364,9 +364,6 @@ func (cc *clientConn) dropOrigin() {
 	}
 }
 
-// fail answers with a status of the proxy's own and closes the connection
-// (the framing of what the client sends next is in doubt), or only closes
-// it when part of a response went out already.
 // answerFinal answers a TRACE or OPTIONS request with Max-Forwards: 0 as
 // its final recipient (appendFinalAnswer) and closes. No origin is
 // involved; the answer counts as a delivered response.
@@ -382,6 +379,9 @@ func (cc *clientConn) answerFinal(trace bool) {
 	cc.closeFlushed()
 }
 
+// fail answers with a status of the proxy's own and closes the connection
+// (the framing of what the client sends next is in doubt), or only closes
+// it when part of a response went out already.
 func (cc *clientConn) fail(status int) {
 	if cc.closed {
 		return
