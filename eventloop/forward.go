@@ -198,7 +198,7 @@ func appendResponseHead(dst []byte, r *http1.Response, b []byte, fr respFraming,
 func appendError(dst []byte, status int, date []byte) []byte {
 	text := http1.StatusText(status)
 	dst = http1.AppendStatusLine(dst, status, "")
-	dst = append(append(append(dst, "Date: "...), date...), "\r\n"...)
+	dst = http1.AppendField(dst, "Date", date)
 	dst = http1.AppendField(dst, "Content-Type", "text/plain; charset=utf-8")
 	dst = http1.AppendContentLength(dst, int64(len(text)+1))
 	dst = http1.AppendField(dst, "Connection", "close")
@@ -330,7 +330,7 @@ func appendFinalAnswer(dst []byte, trace bool, date []byte) []byte {
 		status = 405
 	}
 	dst = http1.AppendStatusLine(dst, status, "")
-	dst = append(append(append(dst, "Date: "...), date...), "\r\n"...)
+	dst = http1.AppendField(dst, "Date", date)
 	dst = http1.AppendField(dst, "Allow", allowed)
 	dst = http1.AppendContentLength(dst, 0)
 	dst = http1.AppendField(dst, "Connection", "close")
