@@ -32,9 +32,9 @@ type governor struct {
 	wakes   uint32 // of which began after a sleep
 	ewma    float64
 	fresh   bool // no average yet: the last tick was too quiet to judge
-	locked  bool
-	// lockedFlag mirrors locked for readers on other goroutines (Stats).
-	lockedFlag atomic.Bool
+	// locked: the loop holds its thread. Written on the loop goroutine
+	// only; atomic so that Stats may read it from any goroutine.
+	locked atomic.Bool
 }
 
 const (
@@ -89,7 +89,7 @@ func (g *governor) decide() bool {
 	case calls >= lockMinCalls && g.ewma < lockBelow:
 		return true
 	}
-	return g.locked
+	return g.locked.Load()
 }
 
 // govern runs on the loop's goroutine at each tick and takes or releases
@@ -99,7 +99,7 @@ func (g *governor) decide() bool {
 func (l *loop) govern() {
 	g := &l.gov
 	want := g.decide()
-	if want == g.locked {
+	if want == g.locked.Load() {
 		return
 	}
 	if want {
@@ -107,7 +107,6 @@ func (l *loop) govern() {
 	} else {
 		runtime.UnlockOSThread()
 	}
-	g.locked = want
-	g.lockedFlag.Store(want)
+	g.locked.Store(want)
 	l.p.log.Debug("loop thread lock", "locked", want, "sleeps_per_callback", g.ewma)
 }

@@ -62,10 +62,11 @@ func TestGovernorDecides(t *testing.T) {
 		if got != s.want {
 			t.Fatalf("%s: locked=%v, want %v (average %.3f)", s.name, got, s.want, g.ewma)
 		}
-		g.locked = got
+		g.locked.Store(got)
 	}
 	// Idle after saturation: a tick with almost no callbacks lets go at once.
-	g2 := &governor{locked: true, ewma: 0.02}
+	g2 := &governor{ewma: 0.02}
+	g2.locked.Store(true)
 	if g2.feed(100, 1) {
 		t.Fatal("an idle tick kept the lock")
 	}

@@ -241,7 +241,7 @@ func (p *Proxy) Stats() Stats {
 		for _, l := range *list {
 			ls := LoopStats{ClientSuccess: l.stats.clientSuccess.Load(), ClientFailed: l.stats.clientFailed.Load(),
 				OriginSuccess: l.stats.originSuccess.Load(), OriginFailed: l.stats.originFailed.Load(),
-				ThreadLocked: l.gov.lockedFlag.Load()}
+				ThreadLocked: l.gov.locked.Load()}
 			s.Loops = append(s.Loops, ls)
 			s.ClientSuccess += ls.ClientSuccess
 			s.ClientFailed += ls.ClientFailed
