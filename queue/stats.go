@@ -1,0 +1,87 @@
+package queue
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// WaitBounds are the upper bounds, in seconds, of the wait-time
+// histogram: from entering the queue to a worker's fetch.
+var WaitBounds = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
+// histogram counts observations per WaitBounds bucket, plus one bucket
+// above the last bound. Guarded by Queue.mu.
+type histogram struct {
+	counts [15]uint64
+	sum    float64
+}
+
+func (h *histogram) observe(d time.Duration) {
+	s := d.Seconds()
+	i, _ := slices.BinarySearch(WaitBounds, s)
+	h.counts[i]++
+	h.sum += s
+}
+
+// Stats are a queue's gauges and counters at one moment.
+type Stats struct {
+	Pool string `json:"pool"`
+	// Queued requests wait for a worker; Leased ones are with a worker;
+	// Waiting workers are long-polling now.
+	Queued  int `json:"queued"`
+	Leased  int `json:"leased"`
+	Waiting int `json:"waiting_workers"`
+	// BodyBytes is the request body held, of the pool's budget.
+	BodyBytes int64 `json:"body_bytes"`
+	// Enqueued: requests taken in. Answered: answers relayed. Full:
+	// refused with 503, the queue full. TimedOut: 504, no worker fetched
+	// them in time. Expired: leases that ran out without an answer, of
+	// which Requeued went back to the queue. Cancelled: clients that left
+	// first.
+	Enqueued  uint64 `json:"enqueued"`
+	Answered  uint64 `json:"answered"`
+	Full      uint64 `json:"full"`
+	TimedOut  uint64 `json:"timed_out"`
+	Expired   uint64 `json:"leases_expired"`
+	Requeued  uint64 `json:"requeued"`
+	Cancelled uint64 `json:"cancelled"`
+	// WaitCounts has one count per WaitBounds bucket (not cumulative) and
+	// one for the waits above the last; WaitSum is in seconds.
+	WaitCounts []uint64      `json:"-"`
+	WaitSum    float64       `json:"-"`
+	Workers    []WorkerStats `json:"workers"`
+}
+
+// WorkerStats are one worker's counts (by its X-Worker-Id, else its IP).
+type WorkerStats struct {
+	ID       string    `json:"id"`
+	Fetched  uint64    `json:"fetched"`
+	Answered uint64    `json:"answered"`
+	Expired  uint64    `json:"leases_expired"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// Stats reads the queue's figures.
+func (q *Queue) Stats() Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := Stats{
+		Pool: q.cfg.Pool, Queued: q.queued, Leased: len(q.leased), Waiting: q.waiting,
+		BodyBytes: q.body.Load(),
+		Enqueued:  q.counts.enqueued, Answered: q.counts.answered, Full: q.counts.full,
+		TimedOut: q.counts.timedOut, Expired: q.counts.expired, Requeued: q.counts.requeued,
+		Cancelled:  q.counts.cancelled,
+		WaitCounts: slices.Clone(q.wait.counts[:]), WaitSum: q.wait.sum,
+		Workers: make([]WorkerStats, 0, len(q.workers)),
+	}
+	for _, w := range q.workers {
+		s.Workers = append(s.Workers, WorkerStats{ID: w.id, Fetched: w.fetched, Answered: w.answered,
+			Expired: w.expired, LastSeen: w.lastSeen})
+	}
+	slices.SortFunc(s.Workers, func(a, b WorkerStats) int { return strings.Compare(a.ID, b.ID) })
+	return s
+}
+
+func isEOF(err error) bool { return err == io.EOF }
