@@ -21,6 +21,10 @@ type Config struct {
 	Passive      PassiveConfig
 }
 
+// KindPull is the Kind of a pull pool: workers fetch its requests
+// (package queue) and it has no servers.
+const KindPull = "pull"
+
 // PoolConfig is one pool of the configuration.
 type PoolConfig struct {
 	Name    string

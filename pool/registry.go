@@ -130,7 +130,7 @@ func New(cfg Config) (*Registry, error) {
 		if err != nil {
 			return nil, err
 		}
-		if def.cfg.Kind == "pull" {
+		if def.cfg.Kind == KindPull {
 			return nil, badInput("pool \"default\" is a pull pool: it takes no servers")
 		}
 		if def.find(u.host, u.port) == nil {
@@ -212,7 +212,7 @@ func (r *Registry) Add(pool, rawURL string, weight int) (Server, error) {
 	if err != nil {
 		return Server{}, err
 	}
-	if d.cfg.Kind == "pull" {
+	if d.cfg.Kind == KindPull {
 		return Server{}, badInput("pool %q is a pull pool: it takes no servers", pool)
 	}
 	u, err := parseServerURL(rawURL)

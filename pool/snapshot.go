@@ -27,6 +27,14 @@ type route struct {
 // equals host case-insensitively; pool "default" when none matches.
 // No allocation.
 func (s *Snapshot) Route(host, path []byte) *Pool {
+	p, _ := s.Match(host, path)
+	return p
+}
+
+// Match is Route that also says which path prefix matched ("" for the
+// fallback to pool default): a pull pool's workers get it as
+// SCRIPT_NAME.
+func (s *Snapshot) Match(host, path []byte) (*Pool, string) {
 	h := hostOnly(host)
 	for i := range s.routes {
 		r := &s.routes[i]
@@ -34,10 +42,10 @@ func (s *Snapshot) Route(host, path []byte) *Pool {
 			continue
 		}
 		if len(path) >= len(r.prefix) && string(path[:len(r.prefix)]) == r.prefix {
-			return r.pool
+			return r.pool, r.prefix
 		}
 	}
-	return s.def
+	return s.def, ""
 }
 
 // Routed reports whether the snapshot has routes: without any, every
