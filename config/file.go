@@ -15,6 +15,7 @@ type fileConfig struct {
 	Admin        *string              `yaml:"admin"`
 	AdminToken   *string              `yaml:"admin_token"`
 	WorkerListen *string              `yaml:"worker_listen"`
+	WorkerToken  *string              `yaml:"worker_token"`
 	State        *string              `yaml:"state"`
 	Loops        *int                 `yaml:"loops"`
 	LogFormat    *string              `yaml:"log_format"`
@@ -35,6 +36,11 @@ type filePool struct {
 	QueueLen    *int         `yaml:"queue_len"`
 	QueueTime   *string      `yaml:"queue_timeout"`
 	Servers     []fileServer `yaml:"servers"`
+	// kind: pull only.
+	Lease      *string `yaml:"lease"`
+	InlineBody *string `yaml:"inline_body_bytes"`
+	MaxBody    *string `yaml:"max_body_bytes"`
+	QueueBody  *string `yaml:"queue_body_bytes"`
 }
 
 type filePassive struct {
@@ -76,6 +82,7 @@ func (f *fileConfig) apply(c *Config) error {
 	setStr(&c.Admin, f.Admin)
 	setStr(&c.AdminToken, f.AdminToken)
 	setStr(&c.WorkerListen, f.WorkerListen)
+	setStr(&c.WorkerToken, f.WorkerToken)
 	setStr(&c.State, f.State)
 	setStr(&c.LogFormat, f.LogFormat)
 	if f.Loops != nil {
@@ -196,7 +203,13 @@ func applyPools(c *Config, pools map[string]*filePool) error {
 		if err := applyCheck(&p.Check, fp.HealthCheck, key+".health_check"); err != nil {
 			return err
 		}
+		if p.Kind == "pull" {
+			p.QueueTimeout = 30 * time.Second // a worker deploy may take seconds
+		}
 		if err := applyQueue(p, fp, key); err != nil {
+			return err
+		}
+		if err := applyPull(p, fp, key); err != nil {
 			return err
 		}
 		if p.Kind == "pull" && len(fp.Servers) > 0 {
@@ -300,6 +313,44 @@ func applyQueue(p *Pool, f *filePool, key string) error {
 			return errf(key+".queue_timeout", "%q: want a positive duration such as 5s", *f.QueueTime)
 		}
 		p.QueueTimeout = d
+	}
+	return nil
+}
+
+// applyPull reads the keys of a pull pool: how long a worker holds a
+// request (lease), the body size sent inline as base64 (larger ones are
+// streamed), the cap of one request body and of all the pool holds.
+func applyPull(p *Pool, f *filePool, key string) error {
+	if p.Kind == "pull" {
+		p.Lease, p.InlineBody, p.MaxBody, p.QueueBody = 30*time.Second, 64<<10, 8<<20, 64<<20
+	}
+	set := map[string]bool{"lease": f.Lease != nil, "inline_body_bytes": f.InlineBody != nil,
+		"max_body_bytes": f.MaxBody != nil, "queue_body_bytes": f.QueueBody != nil}
+	for _, k := range sortedKeys(set) {
+		if set[k] && p.Kind != "pull" {
+			return errf(key+"."+k, "only a pull pool (kind: pull) has it")
+		}
+	}
+	if f.Lease != nil {
+		d, err := time.ParseDuration(*f.Lease)
+		if err != nil || d <= 0 {
+			return errf(key+".lease", "%q: want a positive duration such as 30s", *f.Lease)
+		}
+		p.Lease = d
+	}
+	for k, dst := range map[string]*int64{"inline_body_bytes": &p.InlineBody, "max_body_bytes": &p.MaxBody, "queue_body_bytes": &p.QueueBody} {
+		v := map[string]*string{"inline_body_bytes": f.InlineBody, "max_body_bytes": f.MaxBody, "queue_body_bytes": f.QueueBody}[k]
+		if v == nil {
+			continue
+		}
+		n, err := parseSize(*v)
+		if err != nil || n < 1 {
+			return errf(key+"."+k, "%q: want a size such as 64KiB", *v)
+		}
+		*dst = n
+	}
+	if p.MaxBody > p.QueueBody {
+		return errf(key+".max_body_bytes", "%d is over queue_body_bytes (%d): no such body could ever queue", p.MaxBody, p.QueueBody)
 	}
 	return nil
 }

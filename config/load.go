@@ -40,7 +40,8 @@ type Config struct {
 	Listen       string
 	Admin        string
 	AdminToken   string
-	WorkerListen string
+	WorkerListen string // the worker API of pull pools
+	WorkerToken  string // required from workers when set; must be set off loopback
 	State        string
 	Loops        int // 0 = one per CPU
 	LogFormat    string
@@ -83,6 +84,11 @@ type Pool struct {
 	QueueLen     int
 	QueueTimeout time.Duration
 	Servers      []Server
+	// Kind pull: a worker holds a fetched request for Lease; bodies up
+	// to InlineBody go inline as base64; MaxBody caps one request body
+	// and QueueBody all the bodies the pool holds.
+	Lease                          time.Duration
+	InlineBody, MaxBody, QueueBody int64
 }
 
 // Passive is passive health checking (key passive_health): Fails
@@ -123,7 +129,7 @@ type Route struct{ Host, PathPrefix, Pool string }
 // Defaults returns the configuration with no flag and no file.
 func Defaults() *Config {
 	return &Config{
-		Listen: ":8080", Admin: "127.0.0.1:8687", State: "edgeloop.state.json", LogFormat: "text",
+		Listen: ":8080", Admin: "127.0.0.1:8687", WorkerListen: "127.0.0.1:8688", State: "edgeloop.state.json", LogFormat: "text",
 		Timeouts: Timeouts{
 			ClientHead: 10 * time.Second, ClientIdle: 60 * time.Second, OriginConnect: 2 * time.Second,
 			OriginResponse: 30 * time.Second, OriginIdle: 60 * time.Second, Drain: 30 * time.Second,
@@ -255,6 +261,9 @@ func (c *Config) validate(set map[string]bool) error {
 	if c.WorkerListen != "" {
 		if err := checkAddr(c.WorkerListen, true); err != nil {
 			return errf("worker_listen", "%q: %s", c.WorkerListen, err)
+		}
+		if host, _, _ := net.SplitHostPort(c.WorkerListen); !isLoopback(host) && c.WorkerToken == "" {
+			return errf("worker_listen", "%q is not a loopback address: set worker_token", c.WorkerListen)
 		}
 	}
 	if c.Loops < 0 {
