@@ -19,6 +19,9 @@ const (
 	ccBody                 // forwarding the request body
 	ccWait                 // request sent; the response is being relayed
 	ccTunnel               // after a 101 or a 2xx to CONNECT: raw bytes both ways
+	ccPullBody             // pull pool: reading the request body whole
+	ccPullWait             // pull pool: queued, or with a worker
+	ccPullStream           // pull pool: relaying a worker's streamed body
 	ccClosing              // closing once the output is flushed
 )
 
@@ -53,6 +56,7 @@ type clientConn struct {
 	inflight  bool         // counted in Proxy.active
 	pause     pausable     // reading paused while the origin is slow to take the upload
 	waiter    *pool.Waiter // in the pool's max_conns queue while ccQueued
+	px        *pullExchange // the request in a pull pool's care (pull.go)
 
 	deadline time.Time
 	closed   bool
@@ -90,6 +94,8 @@ func (cc *clientConn) onTraffic() {
 			more = cc.forwardBody()
 		case ccTunnel:
 			cc.tunnel()
+		case ccPullBody:
+			more = cc.pullBody()
 		}
 		// ccConnect, ccQueued, ccWait: later bytes (pipelined requests) wait in
 		// gnet's buffer until this exchange ends.
@@ -157,6 +163,9 @@ func (cc *clientConn) readHead() bool {
 	pl := snap.Route(nil, nil) // pool default
 	if snap.Routed() {
 		pl = snap.Route(routeHost(r, buf), routePath(r, buf))
+	}
+	if pl != nil && pl.Kind == pool.KindPull {
+		return cc.pull(pl, snap, r, buf, n)
 	}
 	var o *pool.Server
 	if pl != nil && pl.Kind == "" {
@@ -423,7 +432,7 @@ func (cc *clientConn) close() {
 // timeout runs from the timer pass when the deadline passed.
 func (cc *clientConn) timeout() {
 	switch cc.state {
-	case ccHead, ccBody:
+	case ccHead, ccBody, ccPullBody:
 		cc.fail(408) // RFC 9110 §15.5.9: the head or body took too long
 	case ccQueued:
 		cc.unqueue() // no server freed a slot within the queue timeout
@@ -536,6 +545,7 @@ func (cc *clientConn) discardHead() {
 // connection with it: it holds half a request or an unread response.
 func (cc *clientConn) onClose(error) {
 	cc.unqueue()
+	cc.pullGone()
 	cc.closed = true
 	delete(cc.l.clients, cc)
 	defer cc.releaseRequest()

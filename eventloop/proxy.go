@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgeloop/edgeloop/http1"
 	"github.com/edgeloop/edgeloop/pool"
+	"github.com/edgeloop/edgeloop/queue"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -52,6 +53,8 @@ type Options struct {
 	// (host:port) as servers, round robin, no health checks.
 	Pools   PoolSource
 	Origins []string
+	// Queues are the queues of the pull pools (kind pull), by pool name.
+	Queues map[string]*queue.Queue
 	// Timeouts and limits; zero values take defaults.
 	Timeouts      Timeouts
 	Limits        http1.Limits

@@ -11,15 +11,17 @@ import (
 	"github.com/edgeloop/edgeloop/eventloop"
 	"github.com/edgeloop/edgeloop/mgmt"
 	"github.com/edgeloop/edgeloop/pool"
+	"github.com/edgeloop/edgeloop/queue"
 )
 
 // control is the management API's view of the proxy (mgmt.Control): the
 // pool registry for servers, the proxy for its counters. mgmt imports
 // neither, so pool's errors are translated here into mgmt's.
 type control struct {
-	reg   *pool.Registry
-	proxy *eventloop.Proxy
-	loops int
+	reg    *pool.Registry
+	proxy  *eventloop.Proxy
+	loops  int
+	queues map[string]*queue.Queue // the pull pools'
 }
 
 var _ mgmt.Control = (*control)(nil)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +34,7 @@ import (
 	"github.com/edgeloop/edgeloop/internal/version"
 	"github.com/edgeloop/edgeloop/mgmt"
 	"github.com/edgeloop/edgeloop/pool"
+	"github.com/edgeloop/edgeloop/queue"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -64,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer reg.Close()
 	opts := proxyOptions(cfg, log)
 	opts.Pools = reg
+	opts.Queues = newQueues(cfg)
 	p, err := eventloop.New(opts)
 	if err != nil {
 		fmt.Fprintln(stderr, "edgeloop: "+err.Error())
@@ -73,9 +76,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if loops <= 0 {
 		loops = runtime.NumCPU()
 	}
-	admin, err := startAdmin(cfg, &control{reg: reg, proxy: p, loops: loops}, p, log)
+	admin, err := startAdmin(cfg, &control{reg: reg, proxy: p, loops: loops, queues: opts.Queues}, p, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "edgeloop: admin: "+err.Error())
+		return 2
+	}
+	workers, err := startWorkers(cfg, opts.Queues, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "edgeloop: worker_listen: "+err.Error())
 		return 2
 	}
 	ctx, stopChecks := context.WithCancel(context.Background())
@@ -111,6 +119,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	<-done
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	if workers != nil {
+		// Only now: the drain above waited for answers from workers.
+		workers.api.Close()
+		_ = workers.srv.Shutdown(ctx)
+	}
 	_ = admin.Shutdown(ctx)
 	s := p.Stats()
 	log.Info("stopped", "client_success", s.ClientSuccess, "client_failed", s.ClientFailed,
@@ -173,6 +186,51 @@ func startAdmin(cfg *config.Config, c *control, p *eventloop.Proxy, log *slog.Lo
 		}
 	}()
 	return srv, nil
+}
+
+// newQueues makes the queue of each pull pool (package queue), by name.
+func newQueues(cfg *config.Config) map[string]*queue.Queue {
+	qs := map[string]*queue.Queue{}
+	for name, cp := range cfg.Pools {
+		if cp.Kind != pool.KindPull {
+			continue
+		}
+		qs[name] = queue.New(queue.Config{Pool: name, Len: cp.QueueLen, Timeout: cp.QueueTimeout,
+			Lease: cp.Lease, InlineBody: cp.InlineBody, MaxBody: cp.MaxBody, BodyBudget: cp.QueueBody})
+	}
+	return qs
+}
+
+// workerServer is the worker API of the pull pools, on worker_listen.
+type workerServer struct {
+	api *queue.API
+	srv *http.Server
+}
+
+// startWorkers serves the worker API when some pool is kind pull; nil
+// otherwise.
+func startWorkers(cfg *config.Config, qs map[string]*queue.Queue, log *slog.Logger) (*workerServer, error) {
+	if len(qs) == 0 || cfg.WorkerListen == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.WorkerListen)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]*queue.Queue, 0, len(qs))
+	for _, name := range slices.Sorted(maps.Keys(qs)) {
+		list = append(list, qs[name])
+	}
+	api := queue.NewAPI(list, cfg.WorkerToken)
+	// No write timeout: a long poll holds its response for up to its wait.
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("worker API", "err", err)
+		}
+	}()
+	log.Info("worker API serving", "listen", ln.Addr().String(), "pools", len(list))
+	return &workerServer{api: api, srv: srv}, nil
 }
 
 // newRegistry builds the pool registry: the config's pools, the state
