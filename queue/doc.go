@@ -16,8 +16,18 @@
 // loop (EventLoop.Execute) rather than touch loop state.
 //
 // Lifetimes: a queued request owns copies of its head and body; nothing in
-// the queue points into a loop's buffers.
+// the queue points into a loop's buffers. A Request is read only once
+// enqueued: the worker API reads its head and body from several
+// goroutines.
 //
-// Filled by the pull-queue issue; until then this package holds only this
-// doc.
+// The life of a request: Enqueue (queued, or handed at once to a worker
+// that long-polls) → Fetch (leased to a worker for the lease time) →
+// Respond (answered; or, with "stream": true, its head sent and its body
+// relayed by Stream) → done. Timers end the waits: queue_timeout without
+// a fetch is a 504; an expired lease puts an idempotent request back at
+// the head once and fails any other with 504. Ticket.Cancel (the client
+// left) ends it at any point. Each request's body counts against its
+// pool's budget (Reserve) until it ends.
+//
+// The Client callbacks are never called with the queue's mutex held.
 package queue
