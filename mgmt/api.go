@@ -306,9 +306,12 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Client sideCounts `json:"client"`
 		Server sideCounts `json:"server"`
+		// Pull: the pull pools' queues, when there are any.
+		Pull []PullStats `json:"pull,omitempty"`
 	}{
 		Client: sideCounts{t.ClientSuccess, t.ClientFailed},
 		Server: sideCounts{t.ServerSuccess, t.ServerFailed},
+		Pull:   a.c.Pulls(),
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // ServerInfo is the server object of CONTRACT.md. Every number is encoded
@@ -88,6 +89,47 @@ type Control interface {
 	// Queued is the number of requests waiting, per pool, for a server
 	// under its max_conns.
 	Queued() map[string]int
+	// Pulls returns the queue figures of each pull pool, by pool name.
+	Pulls() []PullStats
+}
+
+// PullStats are one pull pool's queue figures (package queue's Stats,
+// which mgmt does not import). Gauges: Queued requests wait for a worker,
+// Leased ones are with a worker, Waiting workers long-poll now, BodyBytes
+// of request bodies are held. Counters: Enqueued requests; Answered by a
+// worker; Full (503, queue full); TimedOut (504, no worker fetched it in
+// time); LeasesExpired (no answer within the lease), of which Requeued
+// went back to the queue; Cancelled by their client leaving first.
+type PullStats struct {
+	Pool          string `json:"pool"`
+	Queued        int    `json:"queued"`
+	Leased        int    `json:"leased"`
+	Waiting       int    `json:"waiting_workers"`
+	BodyBytes     int64  `json:"body_bytes"`
+	Enqueued      uint64 `json:"enqueued"`
+	Answered      uint64 `json:"answered"`
+	Full          uint64 `json:"full"`
+	TimedOut      uint64 `json:"timed_out"`
+	LeasesExpired uint64 `json:"leases_expired"`
+	Requeued      uint64 `json:"requeued"`
+	Cancelled     uint64 `json:"cancelled"`
+	// The wait from entering the queue to a worker's fetch, as for
+	// ServerStats' latency: WaitBounds in seconds ascending, WaitCounts
+	// one per bucket plus one above the last bound, WaitSum in seconds.
+	WaitBounds []float64     `json:"-"`
+	WaitCounts []uint64      `json:"-"`
+	WaitSum    float64       `json:"-"`
+	Workers    []WorkerStats `json:"workers"`
+}
+
+// WorkerStats are one pull worker's counts, by the X-Worker-Id it gave
+// (else its IP address).
+type WorkerStats struct {
+	ID            string    `json:"id"`
+	Fetched       uint64    `json:"fetched"`
+	Answered      uint64    `json:"answered"`
+	LeasesExpired uint64    `json:"leases_expired"`
+	LastSeen      time.Time `json:"last_seen"`
 }
 
 // The errors Control wraps to choose the status of a failed call.

@@ -23,6 +23,7 @@ type fake struct {
 	totals  Totals
 	loops   int
 	removed []ServerStats // removed but still draining, for Detail
+	pulls   []PullStats
 }
 
 func newFake(pools ...string) *fake {
@@ -153,6 +154,8 @@ func (f *fake) Detail() []ServerStats {
 func (f *fake) Loops() int { return f.loops }
 
 func (f *fake) Queued() map[string]int { return map[string]int{"default": 2} }
+
+func (f *fake) Pulls() []PullStats { return f.pulls }
 
 // snapshot encodes the fake's whole state, to compare before and after.
 func (f *fake) snapshot(t *testing.T) string {

@@ -2,11 +2,13 @@ package mgmt
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // scrape serves h over a real listener and returns the body of GET /metrics.
@@ -183,5 +185,59 @@ func TestCheckHistogram(t *testing.T) {
 	total, buckets := cumulative([]float64{0.1, 1}, []uint64{1, 2, 3})
 	if total != 6 || buckets[0.1] != 1 || buckets[1] != 3 || len(buckets) != 2 {
 		t.Errorf("cumulative: %d %v", total, buckets)
+	}
+}
+
+// TestPullMetrics: a pull pool's queue figures reach /metrics and /stats.
+func TestPullMetrics(t *testing.T) {
+	f := newFake("default")
+	f.pulls = []PullStats{{
+		Pool: "jobs", Queued: 3, Leased: 2, Waiting: 1, BodyBytes: 4096,
+		Enqueued: 20, Answered: 15, Full: 1, TimedOut: 2, LeasesExpired: 3, Requeued: 1, Cancelled: 1,
+		WaitBounds: []float64{0.01, 0.1}, WaitCounts: []uint64{5, 4, 1}, WaitSum: 0.75,
+		Workers: []WorkerStats{{ID: "w1", Fetched: 9, Answered: 8, LeasesExpired: 1,
+			LastSeen: time.Unix(1700000000, 500_000_000)}},
+	}}
+	srv := httptest.NewServer(New(f, Options{}))
+	defer srv.Close()
+	body := scrape(t, srv)
+	const j = `pool="jobs"`
+	wantLines(t, body,
+		`edgeloop_pull_queue_length{`+j+`} 3`,
+		`edgeloop_pull_leased{`+j+`} 2`,
+		`edgeloop_pull_waiting_workers{`+j+`} 1`,
+		`edgeloop_pull_body_bytes{`+j+`} 4096`,
+		`edgeloop_pull_requests_total{`+j+`,result="answered"} 15`,
+		`edgeloop_pull_requests_total{`+j+`,result="full"} 1`,
+		`edgeloop_pull_requests_total{`+j+`,result="timed_out"} 2`,
+		`edgeloop_pull_requests_total{`+j+`,result="cancelled"} 1`,
+		`edgeloop_pull_leases_expired_total{`+j+`} 3`,
+		`edgeloop_pull_requeued_total{`+j+`} 1`,
+		"# TYPE edgeloop_pull_wait_seconds histogram",
+		`edgeloop_pull_wait_seconds_bucket{`+j+`,le="0.01"} 5`,
+		`edgeloop_pull_wait_seconds_bucket{`+j+`,le="0.1"} 9`,
+		`edgeloop_pull_wait_seconds_bucket{`+j+`,le="+Inf"} 10`,
+		`edgeloop_pull_wait_seconds_sum{`+j+`} 0.75`,
+		`edgeloop_pull_wait_seconds_count{`+j+`} 10`,
+		`edgeloop_pull_worker_requests_total{`+j+`,result="fetched",worker="w1"} 9`,
+		`edgeloop_pull_worker_requests_total{`+j+`,result="answered",worker="w1"} 8`,
+		`edgeloop_pull_worker_requests_total{`+j+`,result="lease_expired",worker="w1"} 1`,
+		`edgeloop_pull_worker_last_seen_timestamp_seconds{`+j+`,worker="w1"} 1.7000000005e+09`,
+	)
+
+	resp, err := srv.Client().Get(srv.URL + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Pull []map[string]any `json:"pull"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Pull) != 1 || st.Pull[0]["pool"] != "jobs" || st.Pull[0]["queued"] != 3.0 ||
+		st.Pull[0]["leases_expired"] != 3.0 || len(st.Pull[0]["workers"].([]any)) != 1 {
+		t.Fatalf("/stats pull = %v", st.Pull)
 	}
 }

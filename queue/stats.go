@@ -27,40 +27,40 @@ func (h *histogram) observe(d time.Duration) {
 
 // Stats are a queue's gauges and counters at one moment.
 type Stats struct {
-	Pool string `json:"pool"`
+	Pool string
 	// Queued requests wait for a worker; Leased ones are with a worker;
 	// Waiting workers are long-polling now.
-	Queued  int `json:"queued"`
-	Leased  int `json:"leased"`
-	Waiting int `json:"waiting_workers"`
+	Queued  int
+	Leased  int
+	Waiting int
 	// BodyBytes is the request body held, of the pool's budget.
-	BodyBytes int64 `json:"body_bytes"`
+	BodyBytes int64
 	// Enqueued: requests taken in. Answered: answers relayed. Full:
 	// refused with 503, the queue full. TimedOut: 504, no worker fetched
 	// them in time. Expired: leases that ran out without an answer, of
 	// which Requeued went back to the queue. Cancelled: clients that left
 	// first.
-	Enqueued  uint64 `json:"enqueued"`
-	Answered  uint64 `json:"answered"`
-	Full      uint64 `json:"full"`
-	TimedOut  uint64 `json:"timed_out"`
-	Expired   uint64 `json:"leases_expired"`
-	Requeued  uint64 `json:"requeued"`
-	Cancelled uint64 `json:"cancelled"`
+	Enqueued  uint64
+	Answered  uint64
+	Full      uint64
+	TimedOut  uint64
+	Expired   uint64
+	Requeued  uint64
+	Cancelled uint64
 	// WaitCounts has one count per WaitBounds bucket (not cumulative) and
 	// one for the waits above the last; WaitSum is in seconds.
-	WaitCounts []uint64      `json:"-"`
-	WaitSum    float64       `json:"-"`
-	Workers    []WorkerStats `json:"workers"`
+	WaitCounts []uint64
+	WaitSum    float64
+	Workers    []WorkerStats
 }
 
 // WorkerStats are one worker's counts (by its X-Worker-Id, else its IP).
 type WorkerStats struct {
-	ID       string    `json:"id"`
-	Fetched  uint64    `json:"fetched"`
-	Answered uint64    `json:"answered"`
-	Expired  uint64    `json:"leases_expired"`
-	LastSeen time.Time `json:"last_seen"`
+	ID       string
+	Fetched  uint64
+	Answered uint64
+	Expired  uint64
+	LastSeen time.Time
 }
 
 // Stats reads the queue's figures.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/edgeloop/edgeloop/eventloop"
@@ -164,3 +166,22 @@ type apiError struct{ err, kind error }
 
 func (e apiError) Error() string { return e.err.Error() }
 func (e apiError) Unwrap() error { return e.kind }
+
+// Pulls reads the queue of each pull pool.
+func (c *control) Pulls() []mgmt.PullStats {
+	out := make([]mgmt.PullStats, 0, len(c.queues))
+	for _, name := range slices.Sorted(maps.Keys(c.queues)) {
+		s := c.queues[name].Stats()
+		p := mgmt.PullStats{Pool: s.Pool, Queued: s.Queued, Leased: s.Leased, Waiting: s.Waiting,
+			BodyBytes: s.BodyBytes, Enqueued: s.Enqueued, Answered: s.Answered, Full: s.Full,
+			TimedOut: s.TimedOut, LeasesExpired: s.Expired, Requeued: s.Requeued, Cancelled: s.Cancelled,
+			WaitBounds: queue.WaitBounds, WaitCounts: s.WaitCounts, WaitSum: s.WaitSum,
+			Workers: []mgmt.WorkerStats{}}
+		for _, w := range s.Workers {
+			p.Workers = append(p.Workers, mgmt.WorkerStats{ID: w.ID, Fetched: w.Fetched, Answered: w.Answered,
+				LeasesExpired: w.Expired, LastSeen: w.LastSeen})
+		}
+		out = append(out, p)
+	}
+	return out
+}
