@@ -12,17 +12,17 @@ import (
 
 // Client side states of a session.
 const (
-	ccIdle    uint8 = iota // between requests (keep-alive), or before the first
-	ccHead                 // inside a request head
-	ccConnect              // head read, waiting for an origin connection
-	ccQueued               // head read, waiting for a server under its max_conns
-	ccBody                 // forwarding the request body
-	ccWait                 // request sent; the response is being relayed
-	ccTunnel               // after a 101 or a 2xx to CONNECT: raw bytes both ways
-	ccPullBody             // pull pool: reading the request body whole
-	ccPullWait             // pull pool: queued, or with a worker
-	ccPullStream           // pull pool: relaying a worker's streamed body
-	ccClosing              // closing once the output is flushed
+	ccIdle       uint8 = iota // between requests (keep-alive), or before the first
+	ccHead                    // inside a request head
+	ccConnect                 // head read, waiting for an origin connection
+	ccQueued                  // head read, waiting for a server under its max_conns
+	ccBody                    // forwarding the request body
+	ccWait                    // request sent; the response is being relayed
+	ccTunnel                  // after a 101 or a 2xx to CONNECT: raw bytes both ways
+	ccPullBody                // pull pool: reading the request body whole
+	ccPullWait                // pull pool: queued, or with a worker
+	ccPullStream              // pull pool: relaying a worker's streamed body
+	ccClosing                 // closing once the output is flushed
 )
 
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
@@ -49,13 +49,13 @@ type clientConn struct {
 	keepAlive bool // the client keeps the connection after this exchange
 	http10    bool // the client spoke HTTP/1.0
 	retried   bool
-	hostSynth bool         // the head's Host is the origin's address (no Host was sent)
-	upgrading bool         // the forwarded head asks for a protocol switch: a 101 may answer
-	bodyKept  bool         // the whole request body is in head: a retry can resend it
-	started   bool         // a response byte went to the client: no retry, no error page
-	inflight  bool         // counted in Proxy.active
-	pause     pausable     // reading paused while the origin is slow to take the upload
-	waiter    *pool.Waiter // in the pool's max_conns queue while ccQueued
+	hostSynth bool          // the head's Host is the origin's address (no Host was sent)
+	upgrading bool          // the forwarded head asks for a protocol switch: a 101 may answer
+	bodyKept  bool          // the whole request body is in head: a retry can resend it
+	started   bool          // a response byte went to the client: no retry, no error page
+	inflight  bool          // counted in Proxy.active
+	pause     pausable      // reading paused while the origin is slow to take the upload
+	waiter    *pool.Waiter  // in the pool's max_conns queue while ccQueued
 	px        *pullExchange // the request in a pull pool's care (pull.go)
 
 	deadline time.Time
