@@ -163,21 +163,34 @@ func TestPoolKeys(t *testing.T) {
 	if p.Balance != "hash" || p.HashKey != "cookie:sid" || p.Check != want {
 		t.Fatalf("pool %+v", p)
 	}
+	c, err = Load([]string{"-config", write("worker_listen: 0.0.0.0:8688\nworker_token: s3cret\npools:\n  jobs:\n" +
+		"    kind: pull\n    lease: 5s\n    queue_len: 10\n    inline_body_bytes: 1KiB\n    max_body_bytes: 1MiB\n")})
+	if j := c.Pools["jobs"]; err != nil || c.WorkerToken != "s3cret" || j.Kind != "pull" || j.Lease != 5*time.Second ||
+		j.QueueLen != 10 || j.QueueTimeout != 30*time.Second || j.InlineBody != 1024 || j.MaxBody != 1<<20 || j.QueueBody != 64<<20 {
+		t.Fatalf("pull pool: %+v %v", c.Pools["jobs"], err)
+	}
 	c, err = Load([]string{"-config", write("passive_health: {fails: 2, cool_down: 1s, eject_last: true}\n")})
 	if err != nil || c.Passive != (Passive{Fails: 2, CoolDown: time.Second, MaxCoolDown: 5 * time.Minute, EjectLast: true}) {
 		t.Fatalf("passive_health: %+v %v", c.Passive, err)
 	}
 	for body, key := range map[string]string{
-		"pools:\n  default:\n    hash_key: body\n":                 "pools.default.hash_key",
-		"pools:\n  default:\n    hash_key: 'header:'\n":            "pools.default.hash_key",
-		"pools:\n  default:\n    health_check: {interval: soon}\n": "pools.default.health_check.interval",
-		"pools:\n  default:\n    health_check: {fall: 0}\n":        "pools.default.health_check.fall",
-		"pools:\n  default:\n    health_check: {path: health}\n":   "pools.default.health_check.path",
-		"pools:\n  default:\n    health_check: {every: 5s}\n":      "every",
-		"pools:\n  default:\n    max_conns: -1\n":                  "pools.default.max_conns",
-		"passive_health: {fails: -1}\n":                            "passive_health.fails",
-		"passive_health: {cool_down: 1m, max_cool_down: 10s}\n":    "passive_health.max_cool_down",
-		"pools:\n  default:\n    queue_timeout: 0s\n":              "pools.default.queue_timeout",
+		"pools:\n  default:\n    hash_key: body\n":                    "pools.default.hash_key",
+		"pools:\n  default:\n    hash_key: 'header:'\n":               "pools.default.hash_key",
+		"pools:\n  default:\n    health_check: {interval: soon}\n":    "pools.default.health_check.interval",
+		"pools:\n  default:\n    health_check: {fall: 0}\n":           "pools.default.health_check.fall",
+		"pools:\n  default:\n    health_check: {path: health}\n":      "pools.default.health_check.path",
+		"pools:\n  default:\n    health_check: {every: 5s}\n":         "every",
+		"pools:\n  default:\n    max_conns: -1\n":                     "pools.default.max_conns",
+		"passive_health: {fails: -1}\n":                               "passive_health.fails",
+		"passive_health: {cool_down: 1m, max_cool_down: 10s}\n":       "passive_health.max_cool_down",
+		"pools:\n  default:\n    queue_timeout: 0s\n":                 "pools.default.queue_timeout",
+		"pools:\n  default:\n    lease: 5s\n":                         "pools.default.lease",
+		"pools:\n  jobs:\n    kind: pull\n    lease: soon\n":          "pools.jobs.lease",
+		"pools:\n  jobs:\n    kind: pull\n    inline_body_bytes: 0\n": "pools.jobs.inline_body_bytes",
+		"pools:\n  jobs:\n    kind: pull\n    max_body_bytes: 1GiB\n": "pools.jobs.max_body_bytes",
+		"pools:\n  jobs:\n    kind: push\n":                           "pools.jobs.kind",
+		"worker_listen: 0.0.0.0:8688\n":                               "worker_listen",
+		"worker_listen: nowhere\n":                                    "worker_listen",
 	} {
 		_, err := Load([]string{"-config", write(body)})
 		if err == nil || !strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "\n") {
