@@ -12,7 +12,7 @@ LDFLAGS     := $(if $(VERSION),-X github.com/edgeloop/edgeloop/internal/version.
 
 .PHONY: build test run bench bench-micro fuzz fuzz-ci lint clean vet fmt-check race-toolchain
 
-# build: bin/edgeloop, bin/origin and bin/loadgen.
+# build: bin/edgeloop, bin/origin, bin/loadgen and bin/pullworker.
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
