@@ -140,7 +140,7 @@ func printable(s string) bool {
 type fetched struct {
 	ID   string            `json:"id"`
 	Env  map[string]string `json:"env"`
-	Body string            `json:"body"`
+	Body *string           `json:"body,omitempty"` // inline, base64
 	// BodyURL and BodySize replace Body for a body over the inline size:
 	// the worker GETs it raw.
 	BodyURL  string `json:"body_url,omitempty"`
@@ -164,6 +164,12 @@ func (a *API) fetch(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		f := q.Fetch(r.Context(), wait, workerID(r))
+		if f == nil && q.Closed() {
+			// Not a 204: a worker would ask again at once, and again.
+			w.Header().Set("Retry-After", "1")
+			fail(w, http.StatusServiceUnavailable, "edgeloop is shutting down: no more requests")
+			return
+		}
 		if f == nil {
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -179,9 +185,17 @@ func (a *API) fetch(w http.ResponseWriter, r *http.Request) {
 		if n := int64(len(f.Req.Body)); n > q.cfg.InlineBody {
 			out.BodyURL, out.BodySize = "/api/v1/request/"+f.ID+"/body", n
 		} else {
-			out.Body = base64.StdEncoding.EncodeToString(f.Req.Body)
+			b := base64.StdEncoding.EncodeToString(f.Req.Body)
+			out.Body = &b
 		}
 		writeJSON(w, http.StatusOK, out)
+		// A worker seen gone gives the request back at once; one that
+		// left unseen holds it until its lease runs out. (Not the
+		// request's context: a worker that read the answer and hung up
+		// at once ends it too.)
+		if http.NewResponseController(w).Flush() != nil {
+			q.GiveBack(f.ID)
+		}
 		return
 	}
 }

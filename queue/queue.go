@@ -372,6 +372,10 @@ func (q *Queue) Fetch(ctx ctxDone, wait time.Duration, id string) *Fetched {
 		if it == nil {
 			return nil // closed
 		}
+		if ctx.Err() != nil {
+			q.giveBack(it) // handed over as the worker left
+			return nil
+		}
 		return it.fetched()
 	case <-t.C:
 	case <-ctx.Done():
@@ -398,6 +402,24 @@ func (q *Queue) Fetch(ctx ctxDone, wait time.Duration, id string) *Fetched {
 type ctxDone interface {
 	Done() <-chan struct{}
 	Err() error
+}
+
+// GiveBack returns fetched request id to the head of the queue, as if
+// never fetched: its worker left before it got it.
+func (q *Queue) GiveBack(id string) {
+	q.mu.Lock()
+	it := q.leased[id]
+	q.mu.Unlock()
+	if it != nil {
+		q.giveBack(it)
+	}
+}
+
+// Closed reports whether Close was called.
+func (q *Queue) Closed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
 }
 
 // giveBack returns a request handed to a worker that left before it got
