@@ -287,6 +287,11 @@ func (x *pullExchange) End(ok bool) {
 func (cc *clientConn) pullAnswer(a *queue.Answer) {
 	keep := cc.keepAlive && !cc.l.p.draining.Load() && !(a.Stream && cc.http10)
 	cc.l.scratch = appendPullHead(cc.l.scratch[:0], a, cc.method, cc.http10, keep, cc.l.httpDate())
+	body := a.Body
+	if len(body) <= smallBody {
+		cc.l.scratch = append(cc.l.scratch, body...) // head and body: one write
+		body = nil
+	}
 	_, _ = cc.c.Write(cc.l.scratch)
 	if cc.closed {
 		return
@@ -298,8 +303,8 @@ func (cc *clientConn) pullAnswer(a *queue.Answer) {
 		cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
 		return
 	}
-	if len(a.Body) > 0 {
-		_, _ = cc.c.Write(a.Body)
+	if len(body) > 0 {
+		_, _ = cc.c.Write(body)
 	}
 	cc.px = nil
 	cc.exchangeDone(keep)

@@ -594,3 +594,32 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// An answer posted with ?next= brings the worker its next request in the
+// same round trip; a bad next value refuses the answer whole.
+func TestPullAnswerBringsNext(t *testing.T) {
+	r := startPull(t, queue.Config{}, eventloop.Options{})
+	a, b := dial(t, r.p.Addr), dial(t, r.p.Addr)
+	a.send("GET /jobs/a HTTP/1.1\r\nHost: h\r\n\r\n")
+	j := r.mustFetch(t)
+	b.send("GET /jobs/b HTTP/1.1\r\nHost: h\r\n\r\n")
+	waitFor(t, func() bool { return r.q.Stats().Queued == 1 })
+	answer := map[string]any{"id": j.ID, "status": 200, "body": base64.StdEncoding.EncodeToString([]byte("A"))}
+	if code, msg := r.post(t, "/api/v1/response?next=forever", answer); code != 400 {
+		t.Fatalf("bad next: %d %s", code, msg)
+	}
+	code, msg := r.post(t, "/api/v1/response?next=1s", answer)
+	var next job
+	if code != 200 || json.Unmarshal([]byte(msg), &next) != nil || next.Env["PATH_INFO"] != "/b" {
+		t.Fatalf("answer with next: %d %s", code, msg)
+	}
+	if got := bodyOf(t, a.read("GET"), 200); got != "A" {
+		t.Fatalf("first client: %q", got)
+	}
+	start := time.Now()
+	code, msg = r.post(t, "/api/v1/response?next=200ms", map[string]any{"id": next.ID, "status": 200})
+	if code != 204 || time.Since(start) < 150*time.Millisecond {
+		t.Fatalf("answer with next on an empty queue: %d %s after %v", code, msg, time.Since(start))
+	}
+	b.expectStatus("GET", 200)
+}

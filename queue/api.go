@@ -149,19 +149,30 @@ type fetched struct {
 
 // fetch is GET /api/v1/request?wait=D: a long poll.
 func (a *API) fetch(w http.ResponseWriter, r *http.Request) {
+	wait, q, ok := a.pollArgs(w, r, "wait")
+	if ok {
+		a.poll(w, r, q, wait)
+	}
+}
+
+// pollArgs reads a long poll's wait (parameter param, default 30s) and
+// its queue; false when it answered an error.
+func (a *API) pollArgs(w http.ResponseWriter, r *http.Request, param string) (time.Duration, *Queue, bool) {
 	wait := 30 * time.Second
-	if v := r.URL.Query().Get("wait"); v != "" {
+	if v := r.URL.Query().Get(param); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > MaxWait {
-			fail(w, http.StatusBadRequest, "wait: %q: want a duration from 0s to %s, such as 30s", v, MaxWait)
-			return
+			fail(w, http.StatusBadRequest, "%s: %q: want a duration from 0s to %s, such as 30s", param, v, MaxWait)
+			return 0, nil, false
 		}
 		wait = d
 	}
 	q := a.pick(w, r)
-	if q == nil {
-		return
-	}
+	return wait, q, q != nil
+}
+
+// poll hands the worker the next request of q, waiting up to wait.
+func (a *API) poll(w http.ResponseWriter, r *http.Request, q *Queue, wait time.Duration) {
 	for {
 		f := q.Fetch(r.Context(), wait, workerID(r))
 		if f == nil && q.Closed() {
@@ -238,7 +249,19 @@ type answerJSON struct {
 }
 
 // respond is POST /api/v1/response.
+//
+// With ?next=D it is also the next long poll: once the answer is taken,
+// the worker gets its next request (or 204) as GET /api/v1/request?wait=D
+// would give it, one round trip instead of two for a busy worker.
 func (a *API) respond(w http.ResponseWriter, r *http.Request) {
+	var next *Queue
+	var wait time.Duration
+	if r.URL.Query().Has("next") {
+		var ok bool
+		if wait, next, ok = a.pollArgs(w, r, "next"); !ok {
+			return
+		}
+	}
 	limit := int64(1<<20) + 4*a.maxInline()/3
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
@@ -282,6 +305,8 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "request %q: not waiting for an answer (unknown, answered, expired or cancelled)", in.ID)
 	case ans.Stream:
 		writeJSON(w, http.StatusAccepted, map[string]string{"id": in.ID, "body_url": "/api/v1/response/" + in.ID})
+	case next != nil:
+		a.poll(w, r, next, wait)
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"id": in.ID, "delivered": true})
 	}

@@ -35,6 +35,11 @@ type responseWriter struct {
 	pw     *io.PipeWriter // stStreaming: the body stream
 	stream chan error     // stStreaming: the body POST's outcome
 	closed bool           // stStreaming: pw is closed
+
+	// pollNext: the whole answer's POST also asks for the next request
+	// (?next=), which then lands in next.
+	pollNext bool
+	next     *job
 }
 
 const (
@@ -197,7 +202,13 @@ func (w *responseWriter) postWhole() error {
 		a.Body = ptr(base64.StdEncoding.EncodeToString(w.buf))
 	}
 	w.buf = nil
-	if err := w.r.postAnswer(w.ctx, a, http.StatusOK); err != nil {
+	var err error
+	if w.pollNext {
+		w.next, err = w.r.postAnswerNext(w.ctx, a)
+	} else {
+		err = w.r.postAnswer(w.ctx, a, http.StatusOK)
+	}
+	if err != nil {
 		return w.fail(err)
 	}
 	w.state = stAnswered

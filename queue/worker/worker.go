@@ -155,7 +155,10 @@ func (r *runner) loop(ctx context.Context, i int) {
 		switch {
 		case j != nil:
 			backoff = 0
-			r.serve(ctx, j, log)
+			// A busy worker's answer brings the next request along.
+			for j != nil {
+				j = r.serve(ctx, j, log)
+			}
 			continue
 		case err == nil && time.Since(start) >= r.wait/2:
 			backoff = 0 // 204: nothing within the wait
@@ -267,25 +270,12 @@ func (r *runner) fetch(ctx context.Context) (*job, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusNoContent:
-		return nil, nil
-	case http.StatusOK:
-	default:
-		return nil, newStatusError("GET /api/v1/request", resp)
-	}
-	var j job
-	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
-		return nil, fmt.Errorf("GET /api/v1/request: reading the request: %w", err)
-	}
-	if j.ID == "" {
-		return nil, errors.New("GET /api/v1/request: an answer without an id")
-	}
-	return &j, nil
+	return readJob("GET /api/v1/request", resp)
 }
 
-// serve runs the handler on a fetched request and answers it.
-func (r *runner) serve(ctx context.Context, j *job, log *slog.Logger) {
+// serve runs the handler on a fetched request and answers it; it returns
+// the next request when the answer brought one (postAnswerNext).
+func (r *runner) serve(ctx context.Context, j *job, log *slog.Logger) (next *job) {
 	log = log.With("id", j.ID)
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -320,17 +310,21 @@ func (r *runner) serve(ctx context.Context, j *job, log *slog.Logger) {
 		return
 	}
 	rw := newResponseWriter(r, hctx, cancel, j.ID, req.Method == http.MethodHead, log)
+	rw.pollNext = ctx.Err() == nil
 	defer func() {
 		if p := recover(); p != nil {
 			if p != http.ErrAbortHandler {
 				log.Error("worker: handler panic", "method", req.Method, "uri", req.RequestURI, "panic", p)
 			}
+			rw.pollNext = false
 			rw.abort(fmt.Errorf("worker: handler panic: %v", p))
 			return
 		}
 		rw.finish()
+		next = rw.next
 	}()
 	r.handler.ServeHTTP(rw, req)
+	return nil
 }
 
 // requestBody GETs the body of a request too large to come inline.
@@ -404,6 +398,56 @@ func (r *runner) postAnswer(ctx context.Context, a *answer, want int) error {
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	return nil
+}
+
+// nextWait is how long an answer's POST waits for the next request: the
+// POST cannot be cut short when Run's ctx ends without risking its
+// answer, so it waits briefly; an idle worker goes back to the long poll.
+const nextWait = 500 * time.Millisecond
+
+// postAnswerNext posts a whole answer with ?next=: the reply is the next
+// request (200), or nothing came within nextWait (204: nil, nil).
+func (r *runner) postAnswerNext(ctx context.Context, a *answer) (*job, error) {
+	if a.Headers == nil {
+		a.Headers = [][2]string{}
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{"next": {nextWait.String()}}
+	if r.pool != "" {
+		q.Set("pool", r.pool)
+	}
+	req, err := r.call(ctx, http.MethodPost, "/api/v1/response?"+q.Encode(), bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return readJob("POST /api/v1/response", resp)
+}
+
+// readJob reads a long poll's reply: a request (200) or none (204).
+func readJob(call string, resp *http.Response) (*job, error) {
+	switch resp.StatusCode {
+	case http.StatusNoContent:
+		return nil, nil
+	case http.StatusOK:
+	default:
+		return nil, newStatusError(call, resp)
+	}
+	var j job
+	if err := json.NewDecoder(resp.Body).Decode(&j); err != nil {
+		return nil, fmt.Errorf("%s: reading the request: %w", call, err)
+	}
+	if j.ID == "" {
+		return nil, errors.New(call + ": an answer without an id")
+	}
+	return &j, nil
 }
 
 // postStream posts the streamed body of request id, read from body,
