@@ -273,15 +273,9 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "reading the request: %v", err)
 		return
 	}
-	var in answerJSON
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		fail(w, http.StatusBadRequest, "malformed response JSON: %v", err)
-		return
-	}
-	if dec.More() {
-		fail(w, http.StatusBadRequest, "malformed response JSON: data after the object")
+	in, msg := decodeAnswer(raw)
+	if msg != "" {
+		fail(w, http.StatusBadRequest, "%s", msg)
 		return
 	}
 	q := a.find(in.ID)
@@ -289,7 +283,7 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request) {
 	if q != nil {
 		method = q.method(in.ID)
 	}
-	ans, msg := checkAnswer(&in, method)
+	ans, msg := checkAnswer(in, method)
 	if msg != "" {
 		fail(w, http.StatusBadRequest, "%s", msg)
 		return
@@ -318,6 +312,22 @@ func (a *API) maxInline() int64 {
 		m = max(m, q.cfg.InlineBody)
 	}
 	return m
+}
+
+// decodeAnswer reads the JSON of POST /api/v1/response strictly: one
+// object, known keys only (a typo such as "header" is an error, not an
+// answer without fields).
+func decodeAnswer(raw []byte) (*answerJSON, string) {
+	var in answerJSON
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return nil, fmt.Sprintf("malformed response JSON: %v", err)
+	}
+	if err := dec.Decode(&struct{}{}); err != io.EOF {
+		return nil, "malformed response JSON: data after the object"
+	}
+	return &in, ""
 }
 
 // checkAnswer validates a worker's response and turns it into an Answer;
