@@ -65,8 +65,10 @@ func (a *API) route(path, method string, h http.HandlerFunc) {
 // ServeHTTP checks the token, then runs the call.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.token != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+		v := r.Header.Get("Authorization")
+		scheme, got, _ := strings.Cut(v, " ")
+		// RFC 9110 §11.1: the scheme is case-insensitive.
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="edgeloop workers"`)
 			fail(w, http.StatusUnauthorized, "a worker token is required: Authorization: Bearer TOKEN")
 			return
@@ -75,7 +77,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(w, r)
 }
 
-// Close wakes the long polls of every queue (they answer 204).
+// Close wakes the long polls of every queue (they answer 503 with
+// Retry-After from then on).
 func (a *API) Close() {
 	for _, q := range a.queues {
 		q.Close()
@@ -151,7 +154,7 @@ type fetched struct {
 func (a *API) fetch(w http.ResponseWriter, r *http.Request) {
 	wait, q, ok := a.pollArgs(w, r, "wait")
 	if ok {
-		a.poll(w, r, q, wait)
+		a.poll(w, r, q, wait, false)
 	}
 }
 
@@ -172,10 +175,12 @@ func (a *API) pollArgs(w http.ResponseWriter, r *http.Request, param string) (ti
 }
 
 // poll hands the worker the next request of q, waiting up to wait.
-func (a *API) poll(w http.ResponseWriter, r *http.Request, q *Queue, wait time.Duration) {
+// answered: the call also delivered an answer, so a closed queue is a
+// 204 (the answer went through) rather than a 503.
+func (a *API) poll(w http.ResponseWriter, r *http.Request, q *Queue, wait time.Duration, answered bool) {
 	for {
 		f := q.Fetch(r.Context(), wait, workerID(r))
-		if f == nil && q.Closed() {
+		if f == nil && q.Closed() && !answered {
 			// Not a 204: a worker would ask again at once, and again.
 			w.Header().Set("Retry-After", "1")
 			fail(w, http.StatusServiceUnavailable, "edgeloop is shutting down: no more requests")
@@ -205,7 +210,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request, q *Queue, wait time.D
 		// request's context: a worker that read the answer and hung up
 		// at once ends it too.)
 		if http.NewResponseController(w).Flush() != nil {
-			q.GiveBack(f.ID)
+			q.GiveBack(f)
 		}
 		return
 	}
@@ -300,7 +305,7 @@ func (a *API) respond(w http.ResponseWriter, r *http.Request) {
 	case ans.Stream:
 		writeJSON(w, http.StatusAccepted, map[string]string{"id": in.ID, "body_url": "/api/v1/response/" + in.ID})
 	case next != nil:
-		a.poll(w, r, next, wait)
+		a.poll(w, r, next, wait, true)
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"id": in.ID, "delivered": true})
 	}
@@ -355,7 +360,7 @@ func checkAnswer(in *answerJSON, method http1.Method) (*Answer, string) {
 		switch {
 		case strings.EqualFold(n, "content-length"):
 			d, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || d < 0 || (declared >= 0 && d != declared) {
+			if err != nil || !digits(v) || (declared >= 0 && d != declared) {
 				return nil, fmt.Sprintf("headers[%d]: Content-Length %q is not one valid length", i, v)
 			}
 			declared = d
@@ -393,6 +398,17 @@ func checkAnswer(in *answerJSON, method http1.Method) (*Answer, string) {
 		a.Body = nil
 	}
 	return a, ""
+}
+
+// digits: 1*DIGIT, the grammar of Content-Length (RFC 9110 §8.6), which
+// ParseInt widens with a sign.
+func digits(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return false
+		}
+	}
+	return v != ""
 }
 
 // validName: a token (RFC 9110 §5.1).

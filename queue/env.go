@@ -74,6 +74,12 @@ func Env(r *Request) (map[string]string, error) {
 			continue
 		case equalFold(n, "x-forwarded-proto"), equalFold(n, "x-forwarded-host"):
 			continue // set by the proxy, below
+		case equalFold(n, "proxy"):
+			// HTTP_PROXY is also the variable many HTTP clients take
+			// their outgoing proxy from ("httpoxy", CVE-2016-5385).
+			continue
+		case equalFold(n, "host") && h.Form == http1.FormAbsolute:
+			continue // the target's authority replaces it (RFC 9112 §3.2.2), below
 		}
 		key := envKey(n)
 		if old, ok := env[key]; ok {
@@ -85,6 +91,9 @@ func Env(r *Request) (map[string]string, error) {
 		} else {
 			env[key] = string(v)
 		}
+	}
+	if h.Form == http1.FormAbsolute {
+		env["HTTP_HOST"] = string(host)
 	}
 	// The X-Forwarded-* fields a push origin gets.
 	env["HTTP_X_FORWARDED_FOR"] = forwarded + r.RemoteAddr
@@ -122,6 +131,9 @@ func serverName(host, local string) (string, string) {
 		return h, p
 	}
 	if h, p, err := net.SplitHostPort(host); err == nil {
+		if p == "" {
+			p = "80" // "host:" is the default port (RFC 3986 §3.2.3)
+		}
 		return h, p
 	}
 	return strings.Trim(host, "[]"), "80"

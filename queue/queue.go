@@ -90,7 +90,8 @@ type Request struct {
 // Client is the loop side of a queued request. Its methods are called
 // from the worker API's goroutines and must hand the work to the loop
 // that owns the client connection. Answer or Fail is called at most
-// once, and never after the ticket was cancelled.
+// once. A call may still come just after Ticket.Cancel returned (it was
+// decided before), so the loop checks that the exchange still waits.
 type Client interface {
 	// Answer delivers the worker's response. With a.Stream only its head
 	// is here; the body follows through Write, then End.
@@ -142,7 +143,9 @@ type item struct {
 	req      *Request
 	state    uint8
 	requeued bool      // went back to the queue once after a lease ran out
+	leases   uint32    // leases given so far: tells a stale GiveBack
 	active   bool      // stStreaming: a body stream is being relayed
+	heading  bool      // stLeased: a streamed answer's head is on its way (Respond)
 	at       time.Time // entered the queue
 	deadline time.Time // the timer's meaning: see fire
 	timer    *time.Timer
@@ -153,10 +156,17 @@ type item struct {
 
 // waiter is a worker long-polling for a request.
 type waiter struct {
-	ch         chan *item // buffered 1: the hand-over never blocks
+	ch         chan handoff // buffered 1: the hand-over never blocks
 	worker     *workerStats
 	queued     bool
 	prev, next *waiter
+}
+
+// handoff is an item given to a waiting worker, with the number of its
+// lease (nil item: the queue closed).
+type handoff struct {
+	it    *item
+	lease uint32
 }
 
 // Queue is one pull pool's queue: FIFO of requests, long-polling
@@ -185,8 +195,12 @@ type counters struct {
 }
 
 // maxWorkers bounds the per-worker rows (worker IDs come from the
-// workers; past this many they count under "other").
-const maxWorkers = 256
+// workers; past this many they count under "other"); a row unseen for
+// workerTTL may give its place to a new worker.
+const (
+	maxWorkers = 256
+	workerTTL  = 10 * time.Minute
+)
 
 type workerStats struct {
 	id                         string
@@ -249,7 +263,7 @@ func (q *Queue) place(it *item, front bool, now time.Time) {
 	if w := q.wfirst; w != nil {
 		q.unlinkWaiter(w)
 		q.lease(it, w.worker, now)
-		w.ch <- it
+		w.ch <- handoff{it, it.leases}
 		return
 	}
 	it.state = stQueued
@@ -309,6 +323,7 @@ func (q *Queue) unlinkWaiter(w *waiter) {
 // lease gives it to worker w. q.mu held.
 func (q *Queue) lease(it *item, w *workerStats, now time.Time) {
 	it.state = stLeased
+	it.leases++
 	it.worker = w
 	q.leased[it.id] = it
 	q.wait.observe(now.Sub(it.at))
@@ -322,6 +337,16 @@ func (q *Queue) lease(it *item, w *workerStats, now time.Time) {
 func (q *Queue) worker(id string) *workerStats {
 	if w := q.workers[id]; w != nil {
 		return w
+	}
+	if len(q.workers) >= maxWorkers {
+		// Workers come and go (each deploy may bring new names): rows
+		// unseen for workerTTL make room before "other" takes the rest.
+		cut := time.Now().Add(-workerTTL)
+		for k, w := range q.workers {
+			if w.lastSeen.Before(cut) && k != "other" {
+				delete(q.workers, k)
+			}
+		}
 	}
 	if len(q.workers) >= maxWorkers {
 		id = "other"
@@ -348,14 +373,15 @@ func (q *Queue) Fetch(ctx ctxDone, wait time.Duration, id string) *Fetched {
 	if it := q.head; it != nil {
 		q.unlink(it)
 		q.lease(it, w, now)
+		h := handoff{it, it.leases}
 		q.mu.Unlock()
-		return it.fetched()
+		return h.fetched()
 	}
 	if wait <= 0 {
 		q.mu.Unlock()
 		return nil
 	}
-	wt := &waiter{ch: make(chan *item, 1), worker: w, queued: true}
+	wt := &waiter{ch: make(chan handoff, 1), worker: w, queued: true}
 	if q.wlast != nil {
 		q.wlast.next, wt.prev = wt, q.wlast
 	} else {
@@ -368,15 +394,15 @@ func (q *Queue) Fetch(ctx ctxDone, wait time.Duration, id string) *Fetched {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case it := <-wt.ch:
-		if it == nil {
+	case h := <-wt.ch:
+		if h.it == nil {
 			return nil // closed
 		}
 		if ctx.Err() != nil {
-			q.giveBack(it) // handed over as the worker left
+			q.giveBack(h.it, h.lease) // handed over as the worker left
 			return nil
 		}
-		return it.fetched()
+		return h.fetched()
 	case <-t.C:
 	case <-ctx.Done():
 	}
@@ -387,15 +413,15 @@ func (q *Queue) Fetch(ctx ctxDone, wait time.Duration, id string) *Fetched {
 		return nil
 	}
 	q.mu.Unlock()
-	it := <-wt.ch // handed over while the wait ended
-	if it == nil {
+	h := <-wt.ch // handed over while the wait ended
+	if h.it == nil {
 		return nil
 	}
 	if ctx.Err() != nil {
-		q.giveBack(it) // the worker is gone: it never saw the request
+		q.giveBack(h.it, h.lease) // the worker is gone: it never saw the request
 		return nil
 	}
-	return it.fetched()
+	return h.fetched()
 }
 
 // ctxDone is the part of context.Context Fetch uses.
@@ -404,16 +430,10 @@ type ctxDone interface {
 	Err() error
 }
 
-// GiveBack returns fetched request id to the head of the queue, as if
-// never fetched: its worker left before it got it.
-func (q *Queue) GiveBack(id string) {
-	q.mu.Lock()
-	it := q.leased[id]
-	q.mu.Unlock()
-	if it != nil {
-		q.giveBack(it)
-	}
-}
+// GiveBack returns a fetched request to the head of the queue, as if
+// never fetched: its worker left before it got it. Nothing happens when
+// that lease is over (answered, expired, even leased again since).
+func (q *Queue) GiveBack(f *Fetched) { q.giveBack(f.it, f.lease) }
 
 // Closed reports whether Close was called.
 func (q *Queue) Closed() bool {
@@ -424,10 +444,10 @@ func (q *Queue) Closed() bool {
 
 // giveBack returns a request handed to a worker that left before it got
 // it: to the head of the queue, as if never fetched.
-func (q *Queue) giveBack(it *item) {
+func (q *Queue) giveBack(it *item, lease uint32) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if it.state != stLeased {
+	if it.state != stLeased || it.leases != lease {
 		return
 	}
 	delete(q.leased, it.id)
@@ -438,11 +458,16 @@ func (q *Queue) giveBack(it *item) {
 // Fetched is what a worker gets: the request's id and a view of it. The
 // Request is read only.
 type Fetched struct {
-	ID  string
-	Req *Request
+	ID    string
+	Req   *Request
+	it    *item
+	lease uint32 // which lease of it this is (GiveBack)
 }
 
-func (it *item) fetched() *Fetched { return &Fetched{ID: it.id, Req: it.req} }
+// fetched is the worker's view of its lease.
+func (h handoff) fetched() *Fetched {
+	return &Fetched{ID: h.it.id, Req: h.it.req, it: h.it, lease: h.lease}
+}
 
 // fire runs when the item's timer goes off: out of queue time, or out of
 // lease time. A firing that a reset overtook finds its deadline ahead
@@ -451,7 +476,7 @@ func (it *item) fire() {
 	q := it.q
 	q.mu.Lock()
 	now := time.Now()
-	if it.state == stDone || now.Before(it.deadline) {
+	if it.state == stDone || it.heading || now.Before(it.deadline) {
 		q.mu.Unlock()
 		return
 	}
@@ -535,23 +560,34 @@ func (q *Queue) Respond(id string, a *Answer) error {
 		q.mu.Unlock()
 		return ErrUnknown
 	}
-	if it.state != stLeased {
+	if it.state != stLeased || it.heading {
 		q.mu.Unlock()
 		return ErrState
 	}
 	now := time.Now()
 	it.worker.lastSeen = now
-	if a.Stream {
-		it.state = stStreaming
-		it.deadline = now.Add(q.cfg.Lease) // the body must start within a lease
-		it.timer.Reset(q.cfg.Lease)
-	} else {
-		delete(q.leased, id)
-		q.counts.answered++
-		it.worker.answered++
-		q.finish(it)
-	}
 	c := it.req.Client
+	if a.Stream {
+		// The head goes to the client before the state says streaming:
+		// a body piece (Stream) must never overtake its head. Until
+		// then a second Respond or a Stream gets ErrState.
+		it.heading = true
+		q.mu.Unlock()
+		c.Answer(a)
+		q.mu.Lock()
+		it.heading = false
+		if it.state == stLeased { // not cancelled or expired meanwhile
+			it.state = stStreaming
+			it.deadline = time.Now().Add(q.cfg.Lease) // the body must start within a lease
+			it.timer.Reset(q.cfg.Lease)
+		}
+		q.mu.Unlock()
+		return nil
+	}
+	delete(q.leased, id)
+	q.counts.answered++
+	it.worker.answered++
+	q.finish(it)
 	q.mu.Unlock()
 	c.Answer(a)
 	return nil
@@ -640,7 +676,7 @@ func (q *Queue) Close() {
 	for q.wfirst != nil {
 		w := q.wfirst
 		q.unlinkWaiter(w)
-		w.ch <- nil
+		w.ch <- handoff{}
 	}
 }
 
@@ -666,7 +702,7 @@ func (q *Queue) method(id string) http1.Method {
 func (q *Queue) Reject(id string, status int) {
 	q.mu.Lock()
 	it := q.leased[id]
-	if it == nil || it.state != stLeased {
+	if it == nil || it.state != stLeased || it.heading {
 		q.mu.Unlock()
 		return
 	}
