@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"container/list"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -150,16 +151,14 @@ type item struct {
 	deadline time.Time // the timer's meaning: see fire
 	timer    *time.Timer
 	worker   *workerStats
-	// FIFO links while stQueued.
-	prev, next *item
+	el       *list.Element // in Queue.items while stQueued
 }
 
 // waiter is a worker long-polling for a request.
 type waiter struct {
-	ch         chan handoff // buffered 1: the hand-over never blocks
-	worker     *workerStats
-	queued     bool
-	prev, next *waiter
+	ch     chan handoff // buffered 1: the hand-over never blocks
+	worker *workerStats
+	el     *list.Element // in Queue.waiters while it waits
 }
 
 // handoff is an item given to a waiting worker, with the number of its
@@ -175,12 +174,8 @@ type Queue struct {
 	cfg Config
 
 	mu      sync.Mutex
-	head    *item // oldest queued
-	tail    *item
-	queued  int
-	wfirst  *waiter
-	wlast   *waiter
-	waiting int
+	items   list.List        // of *item, stQueued, oldest first
+	waiters list.List        // of *waiter, longest waiting first
 	leased  map[string]*item // stLeased and stStreaming
 	workers map[string]*workerStats
 	closed  bool
@@ -243,7 +238,7 @@ func (q *Queue) Enqueue(r *Request) (*Ticket, error) {
 		q.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if q.queued >= q.cfg.Len && q.wfirst == nil {
+	if q.items.Len() >= q.cfg.Len && q.waiters.Len() == 0 {
 		q.counts.full++
 		q.mu.Unlock()
 		return nil, ErrFull
@@ -260,7 +255,8 @@ func (q *Queue) Enqueue(r *Request) (*Ticket, error) {
 // place gives a queued item to the first waiting worker, or links it in
 // (at the head: front). q.mu held.
 func (q *Queue) place(it *item, front bool, now time.Time) {
-	if w := q.wfirst; w != nil {
+	if e := q.waiters.Front(); e != nil {
+		w := e.Value.(*waiter)
 		q.unlinkWaiter(w)
 		q.lease(it, w.worker, now)
 		w.ch <- handoff{it, it.leases}
@@ -270,54 +266,22 @@ func (q *Queue) place(it *item, front bool, now time.Time) {
 	it.deadline = now.Add(q.cfg.Timeout)
 	it.timer.Reset(q.cfg.Timeout)
 	if front {
-		it.next = q.head
-		if q.head != nil {
-			q.head.prev = it
-		} else {
-			q.tail = it
-		}
-		q.head = it
+		it.el = q.items.PushFront(it)
 	} else {
-		it.prev = q.tail
-		if q.tail != nil {
-			q.tail.next = it
-		} else {
-			q.head = it
-		}
-		q.tail = it
+		it.el = q.items.PushBack(it)
 	}
-	q.queued++
 }
 
 // unlink takes a queued item out of the FIFO. q.mu held.
 func (q *Queue) unlink(it *item) {
-	if it.prev != nil {
-		it.prev.next = it.next
-	} else {
-		q.head = it.next
-	}
-	if it.next != nil {
-		it.next.prev = it.prev
-	} else {
-		q.tail = it.prev
-	}
-	it.prev, it.next = nil, nil
-	q.queued--
+	q.items.Remove(it.el)
+	it.el = nil
 }
 
+// unlinkWaiter takes a worker off the waiting list. q.mu held.
 func (q *Queue) unlinkWaiter(w *waiter) {
-	if w.prev != nil {
-		w.prev.next = w.next
-	} else {
-		q.wfirst = w.next
-	}
-	if w.next != nil {
-		w.next.prev = w.prev
-	} else {
-		q.wlast = w.prev
-	}
-	w.prev, w.next, w.queued = nil, nil, false
-	q.waiting--
+	q.waiters.Remove(w.el)
+	w.el = nil
 }
 
 // lease gives it to worker w. q.mu held.
@@ -370,7 +334,8 @@ func (q *Queue) Fetch(ctx ctxDone, wait time.Duration, id string) *Fetched {
 		q.mu.Unlock()
 		return nil
 	}
-	if it := q.head; it != nil {
+	if e := q.items.Front(); e != nil {
+		it := e.Value.(*item)
 		q.unlink(it)
 		q.lease(it, w, now)
 		h := handoff{it, it.leases}
@@ -381,14 +346,8 @@ func (q *Queue) Fetch(ctx ctxDone, wait time.Duration, id string) *Fetched {
 		q.mu.Unlock()
 		return nil
 	}
-	wt := &waiter{ch: make(chan handoff, 1), worker: w, queued: true}
-	if q.wlast != nil {
-		q.wlast.next, wt.prev = wt, q.wlast
-	} else {
-		q.wfirst = wt
-	}
-	q.wlast = wt
-	q.waiting++
+	wt := &waiter{ch: make(chan handoff, 1), worker: w}
+	wt.el = q.waiters.PushBack(wt)
 	q.mu.Unlock()
 
 	t := time.NewTimer(wait)
@@ -407,7 +366,7 @@ func (q *Queue) Fetch(ctx ctxDone, wait time.Duration, id string) *Fetched {
 	case <-ctx.Done():
 	}
 	q.mu.Lock()
-	if wt.queued {
+	if wt.el != nil {
 		q.unlinkWaiter(wt)
 		q.mu.Unlock()
 		return nil
@@ -673,8 +632,8 @@ func (q *Queue) Close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.closed = true
-	for q.wfirst != nil {
-		w := q.wfirst
+	for q.waiters.Len() > 0 {
+		w := q.waiters.Front().Value.(*waiter)
 		q.unlinkWaiter(w)
 		w.ch <- handoff{}
 	}

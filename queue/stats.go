@@ -68,7 +68,7 @@ func (q *Queue) Stats() Stats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := Stats{
-		Pool: q.cfg.Pool, Queued: q.queued, Leased: len(q.leased), Waiting: q.waiting,
+		Pool: q.cfg.Pool, Queued: q.items.Len(), Leased: len(q.leased), Waiting: q.waiters.Len(),
 		BodyBytes: q.body.Load(),
 		Enqueued:  q.counts.enqueued, Answered: q.counts.answered, Full: q.counts.full,
 		TimedOut: q.counts.timedOut, Expired: q.counts.expired, Requeued: q.counts.requeued,
