@@ -86,25 +86,37 @@ func (bd *body) forward(buf []byte, dst gnet.Conn) (int, error) {
 func (bd *body) forwardChunked(buf []byte, dst gnet.Conn) (int, error) {
 	n := 0
 	for n < len(buf) && !bd.chunks.Done() {
-		k, data, err := bd.chunks.Decode(buf[n:])
-		if err != nil {
-			return n, err
-		}
+		k, data, err := bd.chunk(buf[n:])
 		if bd.dechunk && len(data) > 0 {
 			_, _ = dst.Write(data)
 		}
-		bd.seen += int64(len(data))
-		bd.framing += int64(k - len(data))
 		n += k
-		if bd.limit > 0 && bd.seen > bd.limit {
-			return n, errTooLarge
-		}
-		if bd.framing > framingAllowance+framingPerByte*bd.seen {
-			return n, errFraming
+		if err != nil {
+			return n, err
 		}
 	}
 	if !bd.dechunk && n > 0 {
 		_, _ = dst.Write(buf[:n])
 	}
 	return n, nil
+}
+
+// chunk decodes the next piece of a chunked body at the start of buf: it
+// returns the bytes it took and the data among them, and counts both
+// against the body's limit and the framing allowance (an error says
+// which was passed; the data is still the body's).
+func (bd *body) chunk(buf []byte) (int, []byte, error) {
+	k, data, err := bd.chunks.Decode(buf)
+	if err != nil {
+		return 0, nil, err
+	}
+	bd.seen += int64(len(data))
+	bd.framing += int64(k - len(data))
+	if bd.limit > 0 && bd.seen > bd.limit {
+		return k, data, errTooLarge
+	}
+	if bd.framing > framingAllowance+framingPerByte*bd.seen {
+		return k, data, errFraming
+	}
+	return k, data, nil
 }

@@ -136,20 +136,12 @@ func (bd *body) collect(buf []byte, x *pullExchange) (int, error) {
 	case http1.BodyChunked:
 		n := 0
 		for n < len(buf) && !bd.chunks.Done() && !x.overBudget {
-			k, data, err := bd.chunks.Decode(buf[n:])
+			k, data, err := bd.chunk(buf[n:])
+			n += k
 			if err != nil {
 				return n, err
 			}
 			x.add(data)
-			bd.seen += int64(len(data))
-			bd.framing += int64(k - len(data))
-			n += k
-			if bd.limit > 0 && bd.seen > bd.limit {
-				return n, errTooLarge
-			}
-			if bd.framing > framingAllowance+framingPerByte*bd.seen {
-				return n, errFraming
-			}
 		}
 		return n, nil
 	}
