@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -146,5 +148,120 @@ func TestPullPoolProcess(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("did not exit after SIGTERM")
+	}
+}
+
+// pullworkerBinary builds cmd/pullworker beside the edgeloop binary.
+func pullworkerBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(filepath.Dir(binary(t)), "pullworker")
+	pwOnce.Do(func() {
+		if out, err := exec.Command("go", "build", "-o", bin, "../pullworker").CombinedOutput(); err != nil {
+			pwErr = fmt.Errorf("build pullworker: %v\n%s", err, out)
+		}
+	})
+	if pwErr != nil {
+		t.Fatal(pwErr)
+	}
+	return bin
+}
+
+var (
+	pwOnce sync.Once
+	pwErr  error
+)
+
+// TestPullWorkerKilled kills a real worker process (SIGKILL) while it
+// holds requests: the GET goes to the next worker once its lease runs
+// out, the POST gets 504.
+func TestPullWorkerKilled(t *testing.T) {
+	bin, worker := binary(t), pullworkerBinary(t)
+	listen, admin, workers := freeAddr(t), freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "pull.yaml")
+	os.WriteFile(cfg, []byte("listen: "+listen+"\nadmin: "+admin+"\nworker_listen: "+workers+
+		"\nloops: 1\nstate: "+filepath.Join(t.TempDir(), "state.json")+
+		"\npools:\n  default:\n    kind: pull\n    lease: 2s\n"), 0o644)
+	el := exec.Command(bin, "-config", cfg)
+	if err := el.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { el.Process.Kill(); el.Wait() }()
+	startWorker := func(id string) *exec.Cmd {
+		w := exec.Command(worker, "-proxy", "http://"+workers, "-c", "2", "-wait", "2s", "-id", id)
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	first := startWorker("first")
+	defer func() { first.Process.Kill(); first.Wait() }()
+	type result struct {
+		status int
+		body   string
+	}
+	ask := func(method string) chan result {
+		res := make(chan result, 1)
+		go func() {
+			req, _ := http.NewRequest(method, "http://"+listen+"/slow/1500", nil)
+			r, err := http.DefaultClient.Do(req)
+			if err != nil {
+				res <- result{body: err.Error()}
+				return
+			}
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			res <- result{r.StatusCode, string(b)}
+		}()
+		return res
+	}
+	pulls := func() (leased, expired, requeued int) {
+		resp, err := http.Get("http://" + admin + "/stats")
+		if err != nil {
+			return -1, -1, -1
+		}
+		defer resp.Body.Close()
+		var st struct {
+			Pull []struct {
+				Leased        int `json:"leased"`
+				LeasesExpired int `json:"leases_expired"`
+				Requeued      int `json:"requeued"`
+			} `json:"pull"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&st) != nil || len(st.Pull) != 1 {
+			return -1, -1, -1
+		}
+		p := st.Pull[0]
+		return p.Leased, p.LeasesExpired, p.Requeued
+	}
+	for i := 0; ; i++ { // edgeloop up, the worker polling
+		if r, err := http.Get("http://" + admin + "/healthz"); err == nil && r.StatusCode == 200 {
+			r.Body.Close()
+			break
+		}
+		if i == 100 {
+			t.Fatal("edgeloop did not come up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	get, post := ask("GET"), ask("POST")
+	deadline := time.Now().Add(5 * time.Second)
+	for leased, _, _ := pulls(); leased != 2; leased, _, _ = pulls() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker does not hold both requests (leased %d)", leased)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	first.Process.Kill() // SIGKILL: no answer, no goodbye
+	first.Wait()
+	second := startWorker("second")
+	defer func() { second.Process.Kill(); second.Wait() }()
+	if r := <-post; r.status != 504 {
+		t.Fatalf("POST held by the killed worker: %+v, want 504", r)
+	}
+	if r := <-get; r.status != 200 || r.body != "slow" {
+		t.Fatalf("GET held by the killed worker: %+v, want the second worker's 200", r)
+	}
+	if _, expired, requeued := pulls(); expired != 2 || requeued != 1 {
+		t.Fatalf("leases expired %d, requeued %d; want 2 and 1", expired, requeued)
 	}
 }
