@@ -266,6 +266,13 @@ func (c *Config) validate(set map[string]bool) error {
 			return errf("worker_listen", "%q is not a loopback address: set worker_token", c.WorkerListen)
 		}
 	}
+	if c.WorkerListen == "" {
+		for _, name := range sortedKeys(c.Pools) {
+			if c.Pools[name].Kind == "pull" {
+				return errf("worker_listen", "empty, but pool %s is kind: pull: its workers need the worker API", name)
+			}
+		}
+	}
 	if c.Loops < 0 {
 		return errf(key("loops", "loops"), "%d: must be 0 (one per CPU) or more", c.Loops)
 	}

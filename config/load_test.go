@@ -191,6 +191,7 @@ func TestPoolKeys(t *testing.T) {
 		"pools:\n  jobs:\n    kind: push\n":                           "pools.jobs.kind",
 		"worker_listen: 0.0.0.0:8688\n":                               "worker_listen",
 		"worker_listen: nowhere\n":                                    "worker_listen",
+		"worker_listen: ''\npools:\n  jobs:\n    kind: pull\n":        "worker_listen",
 	} {
 		_, err := Load([]string{"-config", write(body)})
 		if err == nil || !strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "\n") {
