@@ -41,7 +41,7 @@ run: build
 
 # bench: edgeloop, nginx and HAProxy side by side (bench/README.md);
 # writes bench/results/latest.{json,md,svg}. BENCH_QUICK=1 takes about a
-# minute, the full run about 13; PROFILE=1 adds edgeloop's profiles.
+# minute, the full run about 15; PROFILE=1 adds edgeloop's profiles.
 bench:
 	$(GO) run ./bench/cmd/bench
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgeloop/edgeloop/bench/report"
+	"github.com/edgeloop/edgeloop/config"
 )
 
 func TestParseStat(t *testing.T) {
@@ -120,7 +122,8 @@ var (
 	buildErr  error
 )
 
-// binaries builds loadgen and the bundled origin once per test binary.
+// binaries builds loadgen, the bundled origin, edgeloop and pullworker
+// once per test binary.
 func binaries(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -128,7 +131,7 @@ func binaries(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", binDir+"/", "../cmd/loadgen", "../cmd/origin").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binDir+"/", "../cmd/loadgen", "../cmd/origin", "../cmd/edgeloop", "../cmd/pullworker").CombinedOutput()
 		if err != nil {
 			buildErr = err
 			binDir = string(out)
@@ -251,9 +254,35 @@ func TestScenarios(t *testing.T) {
 			t.Fatalf("scenario %s twice", sc.Name)
 		}
 		seen[sc.Name] = true
+		if sc.App {
+			// The second edgeloop only; /pull/ is the pull pool's route.
+			if sys := sc.systems(); len(sys) != 1 || sys[0] != "edgeloop" || sc.Rate != 0 || sc.Direct || sc.Bare ||
+				(sc.Pull > 0) != (sc.Path == "/pull/") || (sc.Pull == 0 && sc.Path != "/") {
+				t.Fatalf("app scenario %+v, systems %v", sc, sc.systems())
+			}
+			continue
+		}
 		if sys := sc.systems(); len(sys) < 3 || sys[0] != "edgeloop" || sys[1] != "nginx" || sys[2] != "haproxy" {
 			t.Fatalf("%s systems %v", sc.Name, sys)
 		}
+		if sc.RPS != 0 || sc.Pull != 0 {
+			t.Fatalf("%s: a proxy scenario with app fields", sc.Name)
+		}
+	}
+	// What the issue asks: 1, 4 and 16 workers beside push, and push
+	// against 4 workers at one fixed rate.
+	byName := map[string]Scenario{}
+	for _, sc := range FullScenarios {
+		byName[sc.Name] = sc
+	}
+	for name, pull := range map[string]int{"app-push": 0, "app-pull-1w": 1, "app-pull-4w": 4, "app-pull-16w": 16, "app-push-rate": 0, "app-pull-4w-rate": 4} {
+		sc, ok := byName[name]
+		if !ok || !sc.App || sc.Pull != pull || sc.Conns != 64 || (sc.RPS > 0) != strings.HasSuffix(name, "-rate") {
+			t.Fatalf("scenario %s: %+v", name, sc)
+		}
+	}
+	if byName["app-push-rate"].RPS != byName["app-pull-4w-rate"].RPS {
+		t.Fatal("the fixed-rate app rows differ in rate")
 	}
 	if FullScenarios[0].Name != "small-keepalive" || QuickScenarios[0].Name != "small-keepalive" {
 		t.Fatal("small-keepalive must come first: fixed rates are fractions of nginx's peak in it")
@@ -262,6 +291,9 @@ func TestScenarios(t *testing.T) {
 		if !seen[sc.Name] {
 			t.Fatalf("quick scenario %s is not a full one", sc.Name)
 		}
+		if sc.App {
+			t.Fatalf("quick scenario %s is an app scenario", sc.Name)
+		}
 	}
 	h := &harness{bodyFile: "/b"}
 	h.opt.Threads = 2
@@ -269,5 +301,143 @@ func TestScenarios(t *testing.T) {
 	want := "-json -t 2 -c 9 -d 1s -timeout 10s -rate 123 -m POST -body /b -H Content-Type: application/octet-stream -close -pipeline 4 http://127.0.0.1:7/x"
 	if got != want {
 		t.Fatalf("loadgen args\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestPullTemplate renders edgeloop-pull.yaml.tmpl as the harness does and
+// loads it as edgeloop would: a valid config with the push app as pool
+// default, a pull pool app routed by /pull/, and the worker API.
+func TestPullTemplate(t *testing.T) {
+	h := &harness{opt: Options{Root: ".."}}
+	p := ports(28080)
+	dir := t.TempDir()
+	path, err := h.render("edgeloop-pull.yaml.tmpl", "edgeloop.yaml", tmplData{Dir: dir,
+		Port: p["pull"], AdminPort: p["pull-admin"], WorkerPort: p["pull-workers"], Workers: 2, Keepalive: keepalive,
+		Origin: "127.0.0.1:" + strconv.Itoa(p["app"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load([]string{"-config", path})
+	if err != nil {
+		b, _ := os.ReadFile(path)
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if c.Listen != "127.0.0.1:28088" || c.Admin != "127.0.0.1:28089" || c.WorkerListen != "127.0.0.1:28090" ||
+		c.Loops != 2 || c.State != dir+"/state.json" || c.Limits.IdlePerOrigin != keepalive {
+		t.Errorf("config %+v", c)
+	}
+	def, app := c.Pools["default"], c.Pools[appPool]
+	if def == nil || def.Kind != "" || len(def.Servers) != 1 || def.Servers[0].URL != "http://127.0.0.1:28091" {
+		t.Errorf("pool default: %+v", def)
+	}
+	if app == nil || app.Kind != "pull" || len(app.Servers) != 0 {
+		t.Errorf("pool app: %+v", app)
+	}
+	if len(c.Routes) != 1 || c.Routes[0].PathPrefix != "/pull/" || c.Routes[0].Pool != appPool || c.Routes[0].Host != "" {
+		t.Errorf("routes %+v", c.Routes)
+	}
+	// The twelve ports are distinct.
+	seen := map[int]bool{}
+	for _, port := range p {
+		if seen[port] || port < 28080 || port > 28091 {
+			t.Fatalf("ports %v", p)
+		}
+		seen[port] = true
+	}
+}
+
+func TestPullWaiting(t *testing.T) {
+	b := []byte(`{"client":{"success":2,"failed":0},"server":{"success":1,"failed":0},"pull":[` +
+		`{"pool":"other","waiting_workers":9},{"pool":"app","queued":0,"leased":1,"waiting_workers":4,"workers":[]}]}`)
+	if n, err := pullWaiting(b, "app"); err != nil || n != 4 {
+		t.Fatalf("got %d, %v; want 4", n, err)
+	}
+	for _, bad := range []string{`{"client":{}}`, `{"pull":[{"pool":"app"}]}`, `not json`} {
+		if _, err := pullWaiting([]byte(bad), "app"); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+// TestPullChain runs app scenarios the way the harness does, shortened:
+// the second edgeloop from its template and the push app, then rounds in
+// which each scenario's pullworker process is started, waited for,
+// measured with loadgen and stopped; then the report. Every process is
+// stopped at the end.
+func TestPullChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts edgeloop, pullworker and loadgen")
+	}
+	bin := binaries(t)
+	h := &harness{tmp: t.TempDir(), bin: bin, systems: map[string]*system{}}
+	h.opt.Root, h.opt.Threads, h.opt.Workers, h.opt.Log = "..", 1, 1, t.Output()
+	h.opt.Timing = Timing{Run: 400 * time.Millisecond, Warmup: 100 * time.Millisecond, Repeats: 2}
+	h.ports = map[string]int{"pull": freePort(t), "pull-admin": freePort(t), "pull-workers": freePort(t), "app": freePort(t)}
+	defer h.stopAll()
+	if err := h.startApp(); err != nil {
+		t.Fatal(err)
+	}
+	scs := []Scenario{
+		{Name: "app-push", Path: "/", Conns: 4, App: true},
+		{Name: "app-pull-2w", Path: "/pull/", Conns: 4, App: true, Pull: 2},
+		{Name: "app-pull-2w-rate", Path: "/pull/", Conns: 4, App: true, Pull: 2, RPS: 200},
+	}
+	rows, err := h.appScenarios(context.Background(), scs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for i, r := range rows {
+		wantApp := map[bool]string{true: "pull", false: "push"}[scs[i].Pull > 0]
+		if r.Scenario != scs[i].Name || r.System != "edgeloop" || r.App != wantApp || r.PullWorkers != scs[i].Pull ||
+			r.Runs != 2 || r.Errors != 0 || r.Non2xx != 0 || r.RPS <= 0 || r.P50 <= 0 || r.RateRPS != scs[i].RPS {
+			t.Errorf("row %d: %+v", i, r)
+		}
+		if r.RateRPS == 0 && (r.CPUPerReq <= 0 || r.AppCPUPerReq <= 0) {
+			t.Errorf("%s: edgeloop %.2f, app %.2f µs/req: a CPU not counted", r.Scenario, r.CPUPerReq, r.AppCPUPerReq)
+		}
+	}
+	if r := rows[2]; r.RPS < 150 || r.RPS > 250 {
+		t.Errorf("fixed 200 rps ran at %.0f", r.RPS)
+	}
+	// The worker processes are gone, and none of their workers polls.
+	if len(h.all) != 2 || h.all[0].name != "push-app" || h.all[1].name != "edgeloop-pull" {
+		t.Errorf("processes left: %d", len(h.all))
+	}
+	if err := h.waitWaiting(nil, "", "no worker", func(w int) bool { return w == 0 }); err != nil {
+		t.Error(err)
+	}
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "latest.svg"), []byte("<svg/>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(&report.Result{Date: "d", Machine: "m", Rows: rows}, dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "latest.md"))
+	pullRow := ""
+	for _, l := range strings.Split(string(md), "\n") {
+		if strings.HasPrefix(l, "| app-pull-2w ") {
+			pullRow = l // the Pull mode table's, which comes last
+		}
+	}
+	if err != nil || !strings.Contains(string(md), "## Pull mode") || !strings.Contains(pullRow, " | 2 | ") {
+		t.Errorf("latest.md: %v\n%s", err, md)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "latest.svg")); err == nil {
+		t.Error("a stale latest.svg is left beside results with no chart")
+	}
+
+	all := append([]*process(nil), h.all...)
+	h.stopAll()
+	for _, p := range all {
+		select {
+		case <-p.done:
+		default:
+			t.Errorf("%s still runs", p.name)
+		}
 	}
 }

@@ -11,7 +11,8 @@
 // owns every process it starts; it stops them by their PIDs.
 //
 // Layout: run.go drives the scenarios (scenario.go) and measures each run
-// from /proc (proc.go); proc_start.go starts and stops processes;
+// from /proc (proc.go); pull.go runs the pull-mode scenarios against a
+// second edgeloop and its app; proc_start.go starts and stops processes;
 // profile.go fetches edgeloop's profiles; bench/report writes the JSON,
 // the Markdown and the chart; bench/gnetbare and bench/eviobare are the
 // reference servers, sharing their framing, main and tests through

@@ -16,13 +16,14 @@ import (
 	"github.com/edgeloop/edgeloop/bench/report"
 )
 
-// profile runs sc once more against edgeloop, outside the measured runs
-// (profiling costs CPU), while fetching a CPU profile from the admin
-// port's /debug/pprof/profile and the allocations made meanwhile (allocs
-// after minus allocs before). It saves both under Out/profiles and returns
-// their top functions.
-func (h *harness) profile(ctx context.Context, sc Scenario, rate float64) (*report.Profile, error) {
-	admin := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/", h.ports["admin"])
+// profile runs sc once more against edgeloop (sys: the main one, or the
+// app scenarios' second one), outside the measured runs (profiling costs
+// CPU), while fetching a CPU profile from the admin port's
+// /debug/pprof/profile and the allocations made meanwhile (allocs after
+// minus allocs before). It saves both under Out/profiles and returns their
+// top functions.
+func (h *harness) profile(ctx context.Context, sys *system, sc Scenario, rate float64) (*report.Profile, error) {
+	admin := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/", sys.admin)
 	before, err := fetchProfile(admin + "allocs")
 	if err != nil {
 		return nil, err
@@ -38,7 +39,7 @@ func (h *harness) profile(ctx context.Context, sc Scenario, rate float64) (*repo
 		cpuc <- got{p, err}
 	}()
 	time.Sleep(100 * time.Millisecond) // let the profile start first
-	if _, err := h.measure(ctx, h.systems["edgeloop"], sc, time.Duration(secs)*time.Second, rate); err != nil {
+	if _, err := h.measure(ctx, sys, sc, time.Duration(secs)*time.Second, rate); err != nil {
 		return nil, err
 	}
 	cpu := <-cpuc

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -32,7 +34,7 @@ type Options struct {
 	Only     string // comma-separated scenario names to run; "" all
 	Timing   Timing // zero: the quick or full default
 	Log      io.Writer
-	PortBase int // ports PortBase..PortBase+9 on 127.0.0.1 (default 28080)
+	PortBase int // ports PortBase..PortBase+11 on 127.0.0.1 (default 28080)
 }
 
 // Loadgen is loadgen's -json output (CONTRACT.md).
@@ -65,9 +67,11 @@ func (l *Loadgen) Non2xx() int64 {
 
 // system is one thing loadgen is pointed at.
 type system struct {
-	name string
-	port int
-	proc *process
+	name  string
+	port  int
+	proc  *process
+	admin int      // edgeloop's admin port (profiles); 0 for the others
+	app   *process // app scenarios: the app behind edgeloop, whose CPU is counted apart
 }
 
 // harness holds what one run started.
@@ -80,6 +84,12 @@ type harness struct {
 	all      []*process
 	bodyFile string
 	notes    []string
+	// The CPUs of the proxies and of the rest (origin, app, loadgen)
+	// under BENCH_TASKSET; "" otherwise.
+	cpusProxy, cpusOther string
+	// pull is the second edgeloop of the app scenarios, its app the push
+	// app (pullworker -listen); nil when no app scenario runs.
+	pull *system
 }
 
 // Run runs the benchmark and writes latest.json, latest.md and latest.svg
@@ -123,7 +133,20 @@ func Run(ctx context.Context, opt Options) (*report.Result, error) {
 		}
 		scs = picked
 	}
-	need := []string{"nginx:nginx", "haproxy:haproxy"}
+	// The proxies' scenarios, then the app scenarios, which need other
+	// processes and take turns among themselves.
+	var proxyScs, appScs []Scenario
+	for _, sc := range scs {
+		if sc.App {
+			appScs = append(appScs, sc)
+		} else {
+			proxyScs = append(proxyScs, sc)
+		}
+	}
+	var need []string
+	if len(proxyScs) > 0 {
+		need = append(need, "nginx:nginx", "haproxy:haproxy")
+	}
 	if opt.Taskset {
 		need = append(need, "taskset:util-linux")
 	}
@@ -139,13 +162,23 @@ func Run(ctx context.Context, opt Options) (*report.Result, error) {
 	}
 	defer os.RemoveAll(tmp)
 	_ = os.Chmod(tmp, 0o755) // nginx's workers run as www-data and read www/
-	h := &harness{opt: opt, tmp: tmp, bin: filepath.Join(tmp, "bin"), systems: map[string]*system{}}
+	h := &harness{opt: opt, tmp: tmp, bin: filepath.Join(tmp, "bin"), systems: map[string]*system{}, ports: ports(opt.PortBase)}
+	if opt.Taskset {
+		h.cpusProxy, h.cpusOther = "0", "1"
+	}
 	defer h.stopAll()
 	if err := h.build(); err != nil {
 		return nil, err
 	}
-	if err := h.startAll(scs); err != nil {
-		return nil, err
+	if len(proxyScs) > 0 {
+		if err := h.startAll(proxyScs); err != nil {
+			return nil, err
+		}
+	}
+	if len(appScs) > 0 {
+		if err := h.startApp(); err != nil {
+			return nil, err
+		}
 	}
 	res := &report.Result{
 		Machine:  machine(),
@@ -163,7 +196,7 @@ func Run(ctx context.Context, opt Options) (*report.Result, error) {
 		},
 	}
 	var nginxPeak float64
-	for _, sc := range scs {
+	for _, sc := range proxyScs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -187,6 +220,13 @@ func Run(ctx context.Context, opt Options) (*report.Result, error) {
 		}
 		res.Rows = append(res.Rows, rows...)
 	}
+	if len(appScs) > 0 {
+		rows, err := h.appScenarios(ctx, appScs)
+		if err != nil {
+			return nil, err
+		}
+		res.Rows = append(res.Rows, rows...)
+	}
 	res.Notes = h.notes
 	if err := write(res, opt.Out); err != nil {
 		return nil, err
@@ -194,7 +234,9 @@ func Run(ctx context.Context, opt Options) (*report.Result, error) {
 	return res, nil
 }
 
-// write saves latest.json, latest.md and latest.svg in dir.
+// write saves latest.json, latest.md and latest.svg in dir. The chart
+// compares the proxies; with no row for it (only app scenarios ran), an
+// older latest.svg is removed rather than left beside the new results.
 func write(res *report.Result, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -205,17 +247,26 @@ func write(res *report.Result, dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "latest.md"), []byte(report.Markdown(res)), 0o644); err != nil {
 		return err
 	}
-	return report.Chart(res, filepath.Join(dir, "latest.svg"))
+	svg := filepath.Join(dir, "latest.svg")
+	err := report.Chart(res, svg)
+	if errors.Is(err, report.ErrNothingToChart) {
+		if err := os.Remove(svg); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return err
 }
 
 func (h *harness) logf(format string, a ...any) {
 	fmt.Fprintf(h.opt.Log, format+"\n", a...)
 }
 
-// build compiles edgeloop, loadgen and the bare servers into tmp/bin.
+// build compiles edgeloop, loadgen, pullworker and the bare servers into
+// tmp/bin.
 func (h *harness) build() error {
-	h.logf("bench: building edgeloop, loadgen, gnet-bare, evio-bare")
-	cmd := exec.Command("go", "build", "-o", h.bin+"/", "./cmd/edgeloop", "./cmd/loadgen", "./bench/gnetbare", "./bench/eviobare")
+	h.logf("bench: building edgeloop, loadgen, pullworker, gnet-bare, evio-bare")
+	cmd := exec.Command("go", "build", "-o", h.bin+"/", "./cmd/edgeloop", "./cmd/loadgen", "./cmd/pullworker", "./bench/gnetbare", "./bench/eviobare")
 	cmd.Dir = h.opt.Root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v: %s", err, out)
@@ -225,10 +276,10 @@ func (h *harness) build() error {
 
 // tmplData fills bench/templates/*.tmpl.
 type tmplData struct {
-	Dir                         string
-	Port, StatusPort, AdminPort int
-	Workers, Keepalive          int
-	Origin                      string
+	Dir                                     string
+	Port, StatusPort, AdminPort, WorkerPort int
+	Workers, Keepalive                      int
+	Origin                                  string
 }
 
 // render writes template name from bench/templates into dir/out.
@@ -245,27 +296,36 @@ func (h *harness) render(name, out string, d tmplData) (string, error) {
 	return path, os.WriteFile(path, b.Bytes(), 0o644)
 }
 
+// ports are the harness's ports, from base: the first eight for the
+// proxies' comparison, the last four for the app scenarios' second
+// edgeloop (listen, admin, worker API) and the push app.
+func ports(b int) map[string]int {
+	return map[string]int{"edgeloop": b, "nginx": b + 1, "haproxy": b + 2, "gnet-bare": b + 3, "evio-bare": b + 4,
+		"origin-direct": b + 5, "status": b + 6, "admin": b + 7,
+		"pull": b + 8, "pull-admin": b + 9, "pull-workers": b + 10, "app": b + 11}
+}
+
+// keepalive is every proxy's number of idle origin connections kept
+// (bench/README.md, "Tuning").
+const keepalive = 1024
+
+// mkdir makes tmp/name with the subdirectories nginx wants.
+func (h *harness) mkdir(name string) (string, error) {
+	d := filepath.Join(h.tmp, name)
+	for _, sub := range []string{"", "body", "proxy", "fastcgi", "uwsgi", "scgi", "www/b"} {
+		if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
+			return "", err
+		}
+	}
+	return d, nil
+}
+
 // startAll writes the configs and starts the origin, the three proxies and
 // the bare servers the scenarios need, and waits until each listens.
 func (h *harness) startAll(scs []Scenario) error {
-	b := h.opt.PortBase
-	h.ports = map[string]int{"edgeloop": b, "nginx": b + 1, "haproxy": b + 2, "gnet-bare": b + 3, "evio-bare": b + 4,
-		"origin-direct": b + 5, "status": b + 6, "admin": b + 7}
 	origin := fmt.Sprintf("127.0.0.1:%d", h.ports["origin-direct"])
-	cpusProxy, cpusOther := "", ""
-	if h.opt.Taskset {
-		cpusProxy, cpusOther = "0", "1"
-	}
-	keepalive := 1024
-	mk := func(name string) (string, error) {
-		d := filepath.Join(h.tmp, name)
-		for _, sub := range []string{"", "body", "proxy", "fastcgi", "uwsgi", "scgi", "www/b"} {
-			if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
-				return "", err
-			}
-		}
-		return d, nil
-	}
+	cpusProxy, cpusOther := h.cpusProxy, h.cpusOther
+	mk := h.mkdir
 	// The origin.
 	od, err := mk("origin")
 	if err != nil {
@@ -317,6 +377,9 @@ func (h *harness) startAll(scs []Scenario) error {
 			return err
 		}
 		h.systems[name] = &system{name: name, port: h.ports[name], proc: p}
+		if name == "edgeloop" {
+			h.systems[name].admin = h.ports["admin"]
+		}
 	}
 	bare := false
 	for _, sc := range scs {
@@ -376,6 +439,7 @@ func pattern(n int) []byte {
 type sample struct {
 	lg        *Loadgen
 	cpuUS     float64 // per request
+	appCPUUS  float64 // per request, of the app behind edgeloop (app scenarios)
 	conns1k   float64
 	rss       int64
 	disturbed string
@@ -402,13 +466,23 @@ func (h *harness) loadgenArgs(sc Scenario, port int, d time.Duration, rate float
 	return append(a, fmt.Sprintf("http://127.0.0.1:%d%s", port, sc.Path))
 }
 
-// measure runs loadgen once against sys and reads what it cost the system.
+// measure runs loadgen once against sys and reads what it cost the system
+// (and the app behind it, when sys has one; the origin nginx's accepted
+// connections otherwise).
 func (h *harness) measure(ctx context.Context, sys *system, sc Scenario, d time.Duration, rate float64) (*sample, error) {
 	pids := tree(sys.proc.pid())
 	resetPeakRSS(pids)
-	acc0, err := originAccepts(h.ports["status"])
-	if err != nil {
-		return nil, err
+	var acc0, acc1, a0, a1 int64
+	var err error
+	if sys.app == nil {
+		if acc0, err = originAccepts(h.ports["status"]); err != nil {
+			return nil, err
+		}
+	}
+	var appPIDs []int
+	if sys.app != nil {
+		appPIDs = tree(sys.app.pid())
+		a0 = cpuTicks(appPIDs)
 	}
 	c0 := cpuTicks(pids)
 	snap0 := takeSnapshot()
@@ -428,11 +502,15 @@ func (h *harness) measure(ctx context.Context, sys *system, sc Scenario, d time.
 	elapsed := time.Since(t0)
 	pids = tree(sys.proc.pid())
 	c1 := cpuTicks(pids)
+	if sys.app != nil {
+		a1 = cpuTicks(tree(sys.app.pid()))
+	}
 	snap1 := takeSnapshot()
 	rss := peakRSS(pids)
-	acc1, err := originAccepts(h.ports["status"])
-	if err != nil {
-		return nil, err
+	if sys.app == nil {
+		if acc1, err = originAccepts(h.ports["status"]); err != nil {
+			return nil, err
+		}
 	}
 	if werr != nil {
 		return nil, fmt.Errorf("loadgen against %s: %v: %s", sys.name, werr, strings.TrimSpace(stderr.String()))
@@ -444,6 +522,7 @@ func (h *harness) measure(ctx context.Context, sys *system, sc Scenario, d time.
 	s := &sample{lg: lg, rss: rss}
 	if lg.Requests > 0 {
 		s.cpuUS = float64(c1-c0) / clockTicks * 1e6 / float64(lg.Requests)
+		s.appCPUUS = float64(a1-a0) / clockTicks * 1e6 / float64(lg.Requests)
 		s.conns1k = float64(acc1-acc0) * 1000 / float64(lg.Requests)
 	}
 	// Disturbed: processes other than ours used more than a tenth of a CPU.
@@ -504,7 +583,7 @@ func (h *harness) scenario(ctx context.Context, sc Scenario, rate float64) ([]re
 		row := summarize(sc.Name, n, runs[n])
 		row.RateRPS = rate
 		if h.opt.Profile && n == "edgeloop" {
-			p, err := h.profile(ctx, sc, rate)
+			p, err := h.profile(ctx, h.systems[n], sc, rate)
 			if err != nil {
 				return nil, err
 			}
@@ -518,9 +597,10 @@ func (h *harness) scenario(ctx context.Context, sc Scenario, rate float64) ([]re
 // summarize makes one row of medians (errors summed, RSS the peak).
 func summarize(scenario, sys string, ss []*sample) report.Row {
 	row := report.Row{Scenario: scenario, System: sys, Runs: len(ss)}
-	var rps, p50, p99, p999, cpu, conns []float64
+	var rps, p50, p99, p999, cpu, appCPU, conns []float64
 	for _, s := range ss {
 		rps = append(rps, s.lg.RPS)
+		appCPU = append(appCPU, s.appCPUUS)
 		p50 = append(p50, s.lg.LatencyUS["p50"])
 		p99 = append(p99, s.lg.LatencyUS["p99"])
 		p999 = append(p999, s.lg.LatencyUS["p999"])
@@ -534,7 +614,7 @@ func summarize(scenario, sys string, ss []*sample) report.Row {
 		}
 	}
 	row.RPS, row.P50, row.P99, row.P999 = median(rps), median(p50), median(p99), median(p999)
-	row.CPUPerReq, row.OriginConnsPer1k = median(cpu), median(conns)
+	row.CPUPerReq, row.OriginConnsPer1k, row.AppCPUPerReq = median(cpu), median(conns), median(appCPU)
 	if m := row.CPUPerReq; m > 0 && len(cpu) > 1 {
 		lo, hi := cpu[0], cpu[0]
 		for _, c := range cpu {

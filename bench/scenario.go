@@ -12,15 +12,26 @@ type Scenario struct {
 	Close    bool    // a new connection per request
 	Pipeline int     // requests in flight per connection; 0 or 1: none
 	Rate     float64 // open model: this fraction of nginx's small-keepalive peak
+	RPS      float64 // open model at this fixed rate (app scenarios)
 	Direct   bool    // also run against the origin directly
 	Bare     bool    // also run against the bare gnet and evio servers
+	// App: a pull-mode scenario, run against the second edgeloop only
+	// (edgeloop-pull.yaml.tmpl): the app served by Pull workers of one
+	// pullworker process under /pull/, or with Pull 0 by the same app as
+	// a push origin.
+	App  bool
+	Pull int
 }
 
 // Systems is the order systems alternate in within a scenario.
 var proxies = []string{"edgeloop", "nginx", "haproxy"}
 
-// systems lists the systems sc is run against, proxies first.
+// systems lists the systems sc is run against, proxies first. An app
+// scenario has one: edgeloop (the second one, in front of the app).
 func (sc Scenario) systems() []string {
+	if sc.App {
+		return []string{"edgeloop"}
+	}
 	s := append([]string(nil), proxies...)
 	if sc.Direct {
 		s = append(s, "origin-direct")
@@ -45,7 +56,21 @@ var FullScenarios = []Scenario{
 	{Name: "open-25pct", Path: "/", Conns: 64, Rate: 0.25},
 	{Name: "open-50pct", Path: "/", Conns: 64, Rate: 0.50},
 	{Name: "open-75pct", Path: "/", Conns: 64, Rate: 0.75},
+	// Pull mode against the same app pushed to: throughput with 1, 4 and
+	// 16 workers, then added latency at one fixed rate that every setup
+	// sustains. They alternate among themselves (appScenarios).
+	{Name: "app-push", Path: "/", Conns: 64, App: true},
+	{Name: "app-pull-1w", Path: "/pull/", Conns: 64, App: true, Pull: 1},
+	{Name: "app-pull-4w", Path: "/pull/", Conns: 64, App: true, Pull: 4},
+	{Name: "app-pull-16w", Path: "/pull/", Conns: 64, App: true, Pull: 16},
+	{Name: "app-push-rate", Path: "/", Conns: 64, RPS: appRate, App: true},
+	{Name: "app-pull-4w-rate", Path: "/pull/", Conns: 64, RPS: appRate, App: true, Pull: 4},
 }
+
+// appRate is the fixed rate of the app-*-rate scenarios: about a fifth of
+// what 4 pull workers answer at most on 2 CPUs, so that both rows measure
+// latency, not a queue.
+const appRate = 1000
 
 // QuickScenarios is BENCH_QUICK=1: one of each kind of load (keep-alive,
 // body upload, connection setup, fixed rate), about a minute in all.

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -25,11 +26,16 @@ const (
 	chartHeight = 8 * vg.Inch
 )
 
+// ErrNothingToChart is Chart's error when r has no row to chart.
+var ErrNothingToChart = errors.New("no rows of edgeloop, nginx, haproxy or a reference system to chart")
+
 // Chart draws r as two grouped bar charts, one above the other: requests
 // per second on top, CPU microseconds per request below, one group per
 // scenario and one bar per system (edgeloop, nginx, haproxy and whichever
 // reference systems r has). A system missing from a scenario gets a
-// zero-height bar. The format follows path's extension: .png or .svg.
+// zero-height bar. The pull-mode rows (Row.App) are left out: they
+// compare edgeloop with itself, not with the peers, and the Markdown has
+// them. The format follows path's extension: .png or .svg.
 func Chart(r *Result, path string) error {
 	if r == nil {
 		return fmt.Errorf("report: %s: nil result", path)
@@ -38,25 +44,31 @@ func Chart(r *Result, path string) error {
 	if format != "png" && format != "svg" {
 		return fmt.Errorf("report: %s: want a .png or .svg file", path)
 	}
-	systems := chartSystems(r.Rows)
+	var rows []Row
+	for _, row := range r.Rows {
+		if row.App == "" {
+			rows = append(rows, row)
+		}
+	}
+	systems := chartSystems(rows)
 	if len(systems) == 0 {
-		return fmt.Errorf("report: %s: no rows of edgeloop, nginx, haproxy or a reference system to chart", path)
+		return fmt.Errorf("report: %s: %w", path, ErrNothingToChart)
 	}
 	var scens []string
 	seen := map[string]bool{}
-	for _, row := range r.Rows {
+	for _, row := range rows {
 		if !seen[row.Scenario] && slices.Contains(systems, row.System) {
 			seen[row.Scenario] = true
 			scens = append(scens, row.Scenario)
 		}
 	}
 
-	top, err := barPanel(r.Rows, scens, systems, "Throughput", "requests per second", true,
+	top, err := barPanel(rows, scens, systems, "Throughput", "requests per second", true,
 		func(row *Row) float64 { return row.RPS })
 	if err != nil {
 		return fmt.Errorf("report: %s: %w", path, err)
 	}
-	bottom, err := barPanel(r.Rows, scens, systems, "CPU per request (proxy process tree)", "CPU µs per request", false,
+	bottom, err := barPanel(rows, scens, systems, "CPU per request (proxy process tree)", "CPU µs per request", false,
 		func(row *Row) float64 { return row.CPUPerReq })
 	if err != nil {
 		return fmt.Errorf("report: %s: %w", path, err)

@@ -18,8 +18,9 @@ var peers = []string{nginx, haproxy}
 
 // Markdown renders r as the human-readable report (latest.md): a header
 // line, one table per scenario, a summary of where edgeloop spends the
-// least CPU per request, the profiles' top functions and the notes. The
-// output depends only on r; a nil r renders as an empty Result.
+// least CPU per request, pull mode against push (when r has the app
+// scenarios' rows), the profiles' top functions and the notes. The output
+// depends only on r; a nil r renders as an empty Result.
 func Markdown(r *Result) string {
 	if r == nil {
 		r = &Result{}
@@ -33,6 +34,7 @@ func Markdown(r *Result) string {
 		writeScenario(&b, s, r.Rows)
 	}
 	writeSummary(&b, scens, r.Rows)
+	writePull(&b, r.Rows)
 	writeProfiles(&b, r.Rows)
 	if len(r.Notes) > 0 {
 		b.WriteString("## Notes\n\n")
@@ -170,9 +172,15 @@ func writeScenario(b *strings.Builder, scenario string, rows []Row) {
 		if r.Disturbed > 0 {
 			system += fmt.Sprintf(" ⚠ %d/%d disturbed", r.Disturbed, r.Runs)
 		}
-		fmt.Fprintf(b, "| %s | %.0f | %.1f | %.1f | %.1f | %.2f | %s | %.2f | %.1f | %d | %d |\n",
+		// The app scenarios' origin is not the nginx origin, whose
+		// accepted connections are what is counted.
+		conns := fmt.Sprintf("%.2f", r.OriginConnsPer1k)
+		if r.App != "" {
+			conns = "-"
+		}
+		fmt.Fprintf(b, "| %s | %.0f | %.1f | %.1f | %.1f | %.2f | %s | %s | %.1f | %d | %d |\n",
 			system, r.RPS, r.P50, r.P99, r.P999, r.CPUPerReq, vsBestPeer(rows, r),
-			r.OriginConnsPer1k, r.RSSMB, r.Errors, r.Non2xx)
+			conns, r.RSSMB, r.Errors, r.Non2xx)
 	}
 	b.WriteString("\n")
 }
@@ -202,6 +210,76 @@ func writeSummary(b *strings.Builder, scens []string, rows []Row) {
 		fmt.Fprintf(b, " It does not in: %s.", strings.Join(behind, ", "))
 	}
 	b.WriteString("\n\n")
+}
+
+// pushRef is the push row row compares with: the first app row served
+// by push at the same load (closed, or the same fixed rate); nil if none.
+func pushRef(rows []Row, row *Row) *Row {
+	for i := range rows {
+		if rows[i].App == "push" && rows[i].RateRPS == row.RateRPS {
+			return &rows[i]
+		}
+	}
+	return nil
+}
+
+// over is a ratio cell: x / y, blank unless both are positive.
+func over(x, y float64) string {
+	if x <= 0 || y <= 0 {
+		return ""
+	}
+	return ratio(x / y)
+}
+
+// writePull writes the pull-mode section: every app row (Row.App) with
+// its throughput and CPU per request (edgeloop's, the app's, both)
+// against its push row, then the latency pull adds at a fixed rate.
+func writePull(b *strings.Builder, rows []Row) {
+	var app []*Row
+	for i := range rows {
+		if rows[i].App != "" {
+			app = append(app, &rows[i])
+		}
+	}
+	if len(app) == 0 {
+		return
+	}
+	b.WriteString("## Pull mode\n\n")
+	b.WriteString("The same app behind a second edgeloop, as its origin (push) and served by a pull pool's workers, " +
+		"one pullworker process of N workers long-polling the worker API (pull). " +
+		"CPU per request: edgeloop's process, the app's (the push origin, or the pullworker process) and the two together. " +
+		"\"vs push\" is against the push row at the same load: closed, or the same fixed rate.\n\n")
+	b.WriteString("| scenario | workers | rps | rps vs push | p50 µs | p99 µs | edgeloop CPU µs/req | app CPU µs/req | total CPU µs/req | total CPU vs push |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, r := range app {
+		name := cell(r.Scenario)
+		if r.RateRPS > 0 {
+			name += fmt.Sprintf(" (%.0f rps)", r.RateRPS)
+		}
+		if r.Disturbed > 0 {
+			name += fmt.Sprintf(" ⚠ %d/%d disturbed", r.Disturbed, r.Runs)
+		}
+		workers := "push"
+		if r.App == "pull" {
+			workers = fmt.Sprint(r.PullWorkers)
+		}
+		var rpsVs, totalVs string
+		if ref := pushRef(rows, r); ref != nil {
+			rpsVs = over(r.RPS, ref.RPS)
+			totalVs = over(r.CPUPerReq+r.AppCPUPerReq, ref.CPUPerReq+ref.AppCPUPerReq)
+		}
+		fmt.Fprintf(b, "| %s | %s | %.0f | %s | %.1f | %.1f | %.2f | %.2f | %.2f | %s |\n",
+			name, workers, r.RPS, rpsVs, r.P50, r.P99, r.CPUPerReq, r.AppCPUPerReq, r.CPUPerReq+r.AppCPUPerReq, totalVs)
+	}
+	b.WriteString("\n")
+	for _, r := range app {
+		ref := pushRef(rows, r)
+		if r.App != "pull" || r.RateRPS <= 0 || ref == nil {
+			continue
+		}
+		fmt.Fprintf(b, "Added latency at a fixed %.0f rps, pull with %d workers against push: p50 %+.0f µs (%s), p99 %+.0f µs (%s).\n\n",
+			r.RateRPS, r.PullWorkers, r.P50-ref.P50, over(r.P50, ref.P50), r.P99-ref.P99, over(r.P99, ref.P99))
+	}
 }
 
 // writeProfiles writes the top CPU and allocation functions of every row

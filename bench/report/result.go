@@ -27,6 +27,14 @@ type Row struct {
 	RateRPS          float64  `json:"rate_rps,omitempty"`   // open model: the target rate
 	Spread           float64  `json:"cpu_spread,omitempty"` // (max-min)/median of cpu_us_per_req over runs
 	Profile          *Profile `json:"profile,omitempty"`    // what PROFILE=1 saved, if anything
+	// The pull-mode scenarios (app-*), run against a second edgeloop in
+	// front of one app: App is "push" (the app is the pool's origin) or
+	// "pull" (PullWorkers workers fetch the requests); AppCPUPerReq is the
+	// app's process (push origin or pull workers), microseconds of CPU per
+	// request, beside CPUPerReq, edgeloop's. Empty on the other rows.
+	App          string  `json:"app,omitempty"`
+	PullWorkers  int     `json:"pull_workers,omitempty"`
+	AppCPUPerReq float64 `json:"app_cpu_us_per_req,omitempty"`
 }
 
 // Profile is what PROFILE=1 saved for one edgeloop row.
