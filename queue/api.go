@@ -44,6 +44,7 @@ func NewAPI(qs []*Queue, token string) *API {
 	a.route("/api/v1/response", http.MethodPost, a.respond)
 	a.route("/api/v1/request/{id}/body", http.MethodGet, a.body)
 	a.route("/api/v1/response/{id}", http.MethodPost, a.stream)
+	a.route("/api/v1/request/{id}/lease", http.MethodPost, a.extend)
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "no such call: %s %s", r.Method, r.URL.Path)
 	})
@@ -148,6 +149,8 @@ type fetched struct {
 	// the worker GETs it raw.
 	BodyURL  string `json:"body_url,omitempty"`
 	BodySize int64  `json:"body_size,omitempty"`
+	// LeaseMS is the lease: answer, or extend it, within this.
+	LeaseMS int64 `json:"lease_ms"`
 }
 
 // fetch is GET /api/v1/request?wait=D: a long poll.
@@ -197,7 +200,7 @@ func (a *API) poll(w http.ResponseWriter, r *http.Request, q *Queue, wait time.D
 			q.Reject(f.ID, 500)
 			continue
 		}
-		out := fetched{ID: f.ID, Env: env}
+		out := fetched{ID: f.ID, Env: env, LeaseMS: q.cfg.Lease.Milliseconds()}
 		if n := int64(len(f.Req.Body)); n > q.cfg.InlineBody {
 			out.BodyURL, out.BodySize = "/api/v1/request/"+f.ID+"/body", n
 		} else {
@@ -461,5 +464,24 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "reading the body: %v (%d bytes relayed; the client sees a cut response)", err, n)
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "delivered": true, "bytes": n})
+	}
+}
+
+// extend is POST /api/v1/request/{id}/lease: another lease for a request
+// whose handler is still at work.
+func (a *API) extend(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	err := ErrUnknown
+	q := a.find(id)
+	if q != nil {
+		err = q.Extend(id)
+	}
+	switch {
+	case errors.Is(err, ErrState):
+		fail(w, http.StatusConflict, "request %q: its body is being streamed: no lease needed", id)
+	case err != nil:
+		fail(w, http.StatusNotFound, "request %q: not leased (unknown, answered, expired or cancelled)", id)
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"id": id, "lease_ms": q.cfg.Lease.Milliseconds()})
 	}
 }

@@ -89,6 +89,7 @@ type job struct {
 	Body     *string           `json:"body"`
 	BodyURL  string            `json:"body_url"`
 	BodySize int64             `json:"body_size"`
+	LeaseMS  int64             `json:"lease_ms"`
 }
 
 func fetchJob(t *testing.T, base, query string, hdr ...string) (job, map[string]json.RawMessage) {
@@ -169,8 +170,8 @@ func TestAPIFetch(t *testing.T) {
 	if err := json.Unmarshal(reply.body, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"body", "env", "id"}) {
-		t.Errorf("keys %v, want body env id", keys)
+	if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"body", "env", "id", "lease_ms"}) {
+		t.Errorf("keys %v, want body env id lease_ms", keys)
 	}
 	var j job
 	if err := json.Unmarshal(reply.body, &j); err != nil {
@@ -1027,4 +1028,36 @@ func TestAPIRespondNextPools(t *testing.T) {
 		t.Fatalf("answer to a, next from b: %d %s", r.status, r.body)
 	}
 	recv(t, c.answers, "a's answer")
+}
+
+// POST /api/v1/request/{id}/lease renews a lease: a request renewed in
+// time neither expires nor goes back to the queue; an unknown id is 404.
+func TestAPIExtendLease(t *testing.T) {
+	q := New(Config{Pool: "jobs", Lease: 150 * time.Millisecond})
+	base, _ := startAPI(t, "", q)
+	fc := newFake()
+	enqueue(t, q, reqOf(t, "POST", "/slow", fc))
+	j, _ := fetchJob(t, base, "")
+	if j.LeaseMS != 150 {
+		t.Fatalf("lease_ms %d, want 150", j.LeaseMS)
+	}
+	for range 6 { // 450 ms: three leases
+		time.Sleep(75 * time.Millisecond)
+		r := post(t, base+"/api/v1/request/"+j.ID+"/lease", "")
+		if r.status != 200 || !bytes.Contains(r.body, []byte(`"lease_ms":150`)) {
+			t.Fatalf("extend: %d %s", r.status, r.body)
+		}
+	}
+	if s := q.Stats(); s.Expired != 0 || s.Leased != 1 {
+		t.Fatalf("renewed lease: %+v", s)
+	}
+	if r := post(t, base+"/api/v1/response", answer(j.ID, 200, nil, []byte("ok"))); r.status != 200 {
+		t.Fatalf("answer: %d %s", r.status, r.body)
+	}
+	if a := <-fc.answers; string(a.Body) != "ok" {
+		t.Fatalf("answer %q", a.Body)
+	}
+	errorJSON(t, post(t, base+"/api/v1/request/"+j.ID+"/lease", ""), 404)
+	errorJSON(t, post(t, base+"/api/v1/request/nope/lease", ""), 404)
+	errorJSON(t, call(t, http.MethodGet, base+"/api/v1/request/nope/lease", nil), 405)
 }

@@ -618,6 +618,27 @@ func (q *Queue) Body(id string) ([]byte, error) {
 	return it.req.Body, nil
 }
 
+// Extend renews the lease of request id for another Lease from now: a
+// worker whose handler takes longer keeps its request. ErrUnknown when
+// id is not leased (answered, expired, cancelled); a streamed answer
+// whose body is being relayed needs none (ErrState).
+func (q *Queue) Extend(id string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it := q.leased[id]
+	switch {
+	case it == nil:
+		return ErrUnknown
+	case it.active:
+		return ErrState
+	}
+	now := time.Now()
+	it.worker.lastSeen = now
+	it.deadline = now.Add(q.cfg.Lease)
+	it.timer.Reset(q.cfg.Lease)
+	return nil
+}
+
 // Holds reports whether id is a request this queue leased out.
 func (q *Queue) Holds(id string) bool {
 	q.mu.Lock()

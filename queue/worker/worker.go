@@ -78,6 +78,7 @@ type job struct {
 	Body     string            `json:"body"`
 	BodyURL  string            `json:"body_url"`
 	BodySize int64             `json:"body_size"`
+	LeaseMS  int64             `json:"lease_ms"`
 }
 
 // runner is a Worker with its defaults resolved, for one Run.
@@ -309,6 +310,10 @@ func (r *runner) serve(ctx context.Context, j *job, log *slog.Logger) (next *job
 		r.answerError(hctx, j, http.StatusBadRequest, log)
 		return
 	}
+	if j.LeaseMS > 0 {
+		// A handler slower than the lease keeps its request.
+		defer r.keepLease(hctx, cancel, j, log)()
+	}
 	rw := newResponseWriter(r, hctx, cancel, j.ID, req.Method == http.MethodHead, log)
 	rw.pollNext = ctx.Err() == nil
 	defer func() {
@@ -325,6 +330,68 @@ func (r *runner) serve(ctx context.Context, j *job, log *slog.Logger) (next *job
 	}()
 	r.handler.ServeHTTP(rw, req)
 	return nil
+}
+
+// keepLease renews j's lease at half its length until the returned stop
+// is called. A request the proxy no longer holds for this worker (the
+// client left) ends the handler's context.
+func (r *runner) keepLease(ctx context.Context, cancel context.CancelFunc, j *job, log *slog.Logger) (stop func()) {
+	every := max(time.Duration(j.LeaseMS)*time.Millisecond/2, 10*time.Millisecond)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := r.extend(ctx, j.ID)
+			switch {
+			case err == nil:
+			case gone(err):
+				log.Info("worker: the request is gone (its client left): stopping its handler", "err", err)
+				cancel()
+				return
+			case errors.Is(err, errNoLease):
+				return // its body is streaming: no lease needed any more
+			default:
+				log.Warn("worker: extending the lease", "err", err)
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// errNoLease: the proxy needs no lease for the request any more (409).
+var errNoLease = errors.New("worker: the request needs no lease")
+
+// extend renews the lease of request id.
+func (r *runner) extend(ctx context.Context, id string) error {
+	req, err := r.call(ctx, http.MethodPost, "/api/v1/request/"+url.PathEscape(id)+"/lease", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return nil
+	case http.StatusConflict:
+		return errNoLease
+	}
+	return newStatusError("POST /api/v1/request/ID/lease", resp)
 }
 
 // requestBody GETs the body of a request too large to come inline.

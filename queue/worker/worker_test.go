@@ -610,34 +610,53 @@ func TestRunStopsPromptly(t *testing.T) {
 	}
 }
 
-// An answer the proxy refuses with 404 (the lease ran out) is logged and
-// the worker goes on.
-func TestLeaseExpired(t *testing.T) {
+// A request that is gone (its client left) while the handler runs: the
+// lease renewal learns it (404) and ends the handler's context; the
+// refused answer is logged and the worker goes on.
+func TestRequestGoneWhileHandled(t *testing.T) {
 	s := newServer(t, queue.Config{Lease: 150 * time.Millisecond}, "")
 	var logs logBuffer
+	ended := make(chan error, 1)
 	run(t, s, &Worker{Logger: logs.logger(), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/jobs/slow" {
-			time.Sleep(400 * time.Millisecond)
+			select {
+			case <-r.Context().Done():
+				ended <- r.Context().Err()
+			case <-time.After(timeout):
+				ended <- nil
+			}
 		}
 		io.WriteString(w, "done")
 	})}, 1)
-	fc := s.enqueue(t, "POST /jobs/slow HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", nil, http1.MethodPost)
-	select {
-	case st := <-fc.fails:
-		if st != 504 {
-			t.Fatalf("failed with %d, want 504", st)
-		}
-	case a := <-fc.answers:
-		t.Fatalf("answered %d after the lease ran out", a.Status)
-	case <-time.After(timeout):
-		t.Fatal("no 504")
+	fc := newFake()
+	ticket, err := s.q.Enqueue(&queue.Request{Head: []byte("POST /jobs/slow HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"),
+		Method: http1.MethodPost, ScriptName: "/jobs", RemoteAddr: "127.0.0.1", LocalAddr: "127.0.0.1:8080", Client: fc})
+	if err != nil {
+		t.Fatal(err)
 	}
+	deadline := time.Now().Add(timeout)
+	for s.q.Stats().Leased != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not fetch the request")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ticket.Cancel() // the client left
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("the handler's context was not ended")
+		}
+	case <-time.After(timeout):
+		t.Fatal("the handler did not end")
+	}
+	fc.quiet(t, 100*time.Millisecond)
 	fc = s.enqueue(t, get("/jobs/fast"), nil, http1.MethodGet)
 	if a := fc.answer(t); string(a.Body) != "done" {
 		t.Fatalf("answer %q", a.Body)
 	}
 	if l := logs.String(); !strings.Contains(l, "404") {
-		t.Errorf("the refused answer is not logged:\n%s", l)
+		t.Errorf("the refused renewal is not logged:\n%s", l)
 	}
 }
 
@@ -713,5 +732,29 @@ func TestPythonExample(t *testing.T) {
 	}
 	if ct := header(a, "Content-Type"); len(ct) != 1 || ct[0] != "text/plain" {
 		t.Errorf("Content-Type %q", ct)
+	}
+}
+
+// A handler slower than the lease keeps its request: the worker renews
+// the lease while it runs, so the request neither expires nor runs again.
+func TestSlowHandlerKeepsLease(t *testing.T) {
+	s := newServer(t, queue.Config{Lease: 200 * time.Millisecond}, "")
+	var runs atomic.Int64
+	w := &Worker{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		runs.Add(1)
+		time.Sleep(700 * time.Millisecond)
+		io.WriteString(rw, "late but held")
+	})}
+	run(t, s, w, 2)
+	fc := s.enqueue(t, get("/jobs/slow"), nil, http1.MethodPost) // not idempotent: an expiry would be a 504
+	a := fc.answer(t)
+	if a.Status != 200 || string(a.Body) != "late but held" {
+		t.Fatalf("answer %d %q", a.Status, a.Body)
+	}
+	if st := s.q.Stats(); st.Expired != 0 || runs.Load() != 1 {
+		t.Fatalf("%d leases expired, handler ran %d times", st.Expired, runs.Load())
+	}
+	if n := s.called("POST /api/v1/request/"); n < 2 {
+		t.Fatalf("%d lease renewals for a 700 ms handler under a 200 ms lease", n)
 	}
 }
