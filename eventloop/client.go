@@ -572,8 +572,11 @@ func (cc *clientConn) logAccess() {
 		return
 	}
 	origin := ""
-	if cc.s != nil {
+	switch {
+	case cc.s != nil:
 		origin = cc.s.Addr
+	case cc.pl != nil && cc.pl.Kind == pool.KindPull:
+		origin = "pull:" + cc.pl.Name // answered by a worker of that pool
 	}
 	cc.l.p.log.Info("access", "client", cc.ip, "method", a.method, "target", a.target,
 		"status", a.status, "origin", origin, "ms", float64(time.Since(a.start).Microseconds())/1000)

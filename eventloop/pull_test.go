@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -622,4 +623,21 @@ func TestPullAnswerBringsNext(t *testing.T) {
 		t.Fatalf("answer with next on an empty queue: %d %s after %v", code, msg, time.Since(start))
 	}
 	b.expectStatus("GET", 200)
+}
+
+// The access log names the pull pool as the origin of a worker's answer.
+func TestPullAccessLog(t *testing.T) {
+	var sink syncBuffer
+	r := startPull(t, queue.Config{}, eventloop.Options{AccessLog: true, Logger: slog.New(slog.NewTextHandler(&sink, nil))})
+	c := dial(t, r.p.Addr)
+	c.send("GET /jobs/logged HTTP/1.1\r\nHost: h\r\n\r\n")
+	j := r.mustFetch(t)
+	r.answer(t, j.ID, 202, nil, []byte("ok"))
+	c.expectStatus("GET", 202)
+	waitFor(t, func() bool { return strings.Contains(sink.String(), "msg=access") })
+	for _, want := range []string{`target=/jobs/logged`, "status=202", "origin=pull:jobs"} {
+		if !strings.Contains(sink.String(), want) {
+			t.Errorf("access line %q lacks %q", sink.String(), want)
+		}
+	}
 }
