@@ -311,7 +311,7 @@ func (cc *clientConn) exchangeDone(keep bool) {
 	cc.state = ccIdle
 	cc.deadline = cc.l.now.Add(cc.l.p.opts.Timeouts.ClientIdle)
 	if !cc.closed && cc.c.InboundBuffered() > 0 {
-		cc.onTraffic() // a pipelined request is waiting already
+		cc.l.deferPipelined(cc) // a pipelined request is waiting already
 	}
 }
 

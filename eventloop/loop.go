@@ -44,6 +44,41 @@ type loop struct {
 	respFree []*http1.Response // parsers of finished responses, for reuse
 
 	gov governor
+
+	// pipelined: clients with a pipelined request waiting, started at
+	// the loop's next turn (startPipelined).
+	pipelined     []*clientConn
+	pipelinedNext bool // the turn's task is posted
+}
+
+// deferPipelined starts cc's waiting pipelined request at the loop's next
+// turn, after the events of this one, rather than inside the callback
+// that ended the previous exchange.
+func (l *loop) deferPipelined(cc *clientConn) {
+	l.pipelined = append(l.pipelined, cc)
+	if l.pipelinedNext {
+		return
+	}
+	l.pipelinedNext = true
+	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		l.startPipelined()
+		return nil
+	}))
+}
+
+// startPipelined starts the deferred pipelined requests.
+func (l *loop) startPipelined() {
+	list := l.pipelined
+	l.pipelined, l.pipelinedNext = l.pipelined[len(list):], false
+	for i, cc := range list {
+		list[i] = nil
+		if !cc.closed && cc.state == ccIdle {
+			cc.onTraffic()
+		}
+	}
+	if len(l.pipelined) == 0 {
+		l.pipelined = list[:0]
+	}
 }
 
 func newLoop(p *Proxy, el gnet.EventLoop) *loop {
