@@ -157,7 +157,7 @@ func (cc *clientConn) pullEnqueue() bool {
 		x.q.Release(x.req.Reserved)
 		x.req.Reserved = 0
 		cc.px = nil
-		cc.fail(503) // the queue is full: Retry-After (appendError)
+		cc.fail(503) // the queue is full (or closing): Retry-After (appendError)
 		return false
 	}
 	x.t = t
@@ -227,11 +227,11 @@ func (x *pullExchange) Write(p []byte) error {
 		}
 		return x.cc.c.OutboundBuffered()
 	})
-	// Past highWater, wait for the client to read down to lowWater.
-	for wait := time.Millisecond; ok && held > highWater; {
-		for ok && held > lowWater {
+	// Past highWater, wait for the client to read down to lowWater (a
+	// client that reads nothing for ClientIdle is closed: timeout).
+	if ok && held > highWater {
+		for wait := time.Millisecond; ok && held > lowWater; wait = min(2*wait, 20*time.Millisecond) {
 			time.Sleep(wait)
-			wait = min(2*wait, 20*time.Millisecond)
 			held, ok = x.ask(func() int {
 				if !x.live() {
 					return -1

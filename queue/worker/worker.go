@@ -334,39 +334,50 @@ func (r *runner) serve(ctx context.Context, j *job, log *slog.Logger) (next *job
 
 // keepLease renews j's lease at half its length until the returned stop
 // is called. A request the proxy no longer holds for this worker (the
-// client left) ends the handler's context.
+// client left) ends the handler's context. It costs one timer: nothing
+// runs unless the handler is still at work after half a lease.
 func (r *runner) keepLease(ctx context.Context, cancel context.CancelFunc, j *job, log *slog.Logger) (stop func()) {
 	every := max(time.Duration(j.LeaseMS)*time.Millisecond/2, 10*time.Millisecond)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			err := r.extend(ctx, j.ID)
-			switch {
-			case err == nil:
-			case gone(err):
-				log.Info("worker: the request is gone (its client left): stopping its handler", "err", err)
-				cancel()
-				return
-			case errors.Is(err, errNoLease):
-				return // its body is streaming: no lease needed any more
-			default:
-				log.Warn("worker: extending the lease", "err", err)
-			}
+	var (
+		mu       sync.Mutex
+		stopped  bool
+		inflight sync.WaitGroup
+		t        *time.Timer
+	)
+	mu.Lock() // t is read under mu by the callback
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		if stopped {
+			mu.Unlock()
+			return
+		}
+		inflight.Add(1)
+		mu.Unlock()
+		defer inflight.Done()
+		err := r.extend(ctx, j.ID)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case stopped:
+		case err == nil:
+			t.Reset(every)
+		case gone(err):
+			log.Info("worker: the request is gone (its client left): stopping its handler", "err", err)
+			cancel()
+		case errors.Is(err, errNoLease):
+			// its body is streaming: no lease needed any more
+		default:
+			log.Warn("worker: extending the lease", "err", err)
+			t.Reset(every)
 		}
 	})
 	return func() {
-		close(done)
-		wg.Wait()
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+		inflight.Wait()
 	}
 }
 
