@@ -97,8 +97,9 @@ func (cc *clientConn) onTraffic() {
 		case ccPullBody:
 			more = cc.pullBody()
 		}
-		// ccConnect, ccQueued, ccWait: later bytes (pipelined requests) wait in
-		// gnet's buffer until this exchange ends.
+		// ccConnect, ccQueued, ccWait, ccPullWait, ccPullStream: later
+		// bytes (pipelined requests) wait in gnet's buffer until this
+		// exchange ends.
 		if !more {
 			return
 		}
@@ -176,7 +177,7 @@ func (cc *clientConn) readHead() bool {
 			return cc.queue(pl, false) // every server at max_conns: wait
 		}
 		_, _ = cc.c.Discard(n)
-		cc.fail(503) // no usable server (a pull pool has no workers yet)
+		cc.fail(503) // no usable server
 		return false
 	}
 	return cc.dispatch(pl, o, buf, n)
