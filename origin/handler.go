@@ -144,18 +144,7 @@ func replyBytes(w http.ResponseWriter, n int64, head bool) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 	w.WriteHeader(200)
-	if head {
-		return
-	}
-	var block [26 * 2520]byte
-	for i := range block {
-		block[i] = 'a' + byte(i%26)
-	}
-	for off := int64(0); off < n; {
-		k := min(n-off, int64(len(block)))
-		if _, err := w.Write(block[:k]); err != nil {
-			return
-		}
-		off += k
+	if !head {
+		_ = writePattern(w, n)
 	}
 }

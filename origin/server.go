@@ -284,18 +284,24 @@ func (c *conn) reply(status int, ctype string, body []byte, keep, headOnly bool)
 // blocks whose length is a multiple of 26, so the pattern runs on.
 func (c *conn) replyBytes(n int64, keep, headOnly bool) {
 	c.writeHead(200, "application/octet-stream", n, keep)
-	if headOnly {
-		return
+	if !headOnly {
+		_ = writePattern(c.w, n)
 	}
+}
+
+// writePattern writes n bytes of a-z repeating, in blocks whose length
+// is a multiple of 26, so the pattern runs on across them.
+func writePattern(w io.Writer, n int64) error {
 	var block [26 * 2520]byte
 	for i := range block {
 		block[i] = 'a' + byte(i%26)
 	}
 	for off := int64(0); off < n; {
 		k := min(n-off, int64(len(block)))
-		if _, err := c.w.Write(block[:k]); err != nil {
-			return
+		if _, err := w.Write(block[:k]); err != nil {
+			return err
 		}
 		off += k
 	}
+	return nil
 }
