@@ -1,6 +1,10 @@
 package http1
 
-import "bytes"
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+)
 
 // Method identifies the methods whose semantics the proxy needs; any other
 // valid token is MethodOther (and is forwarded all the same).
@@ -257,7 +261,7 @@ func (r *Request) targetForm(b []byte) error {
 		// RFC 9112 §3.2.3: authority-form = uri-host ":" port, only
 		// for CONNECT, and CONNECT takes nothing else.
 		colon := bytes.LastIndexByte(t, ':')
-		if colon <= 0 || colon == len(t)-1 || !allDigits(t[colon+1:]) || !validHost(t) {
+		if colon <= 0 || colon == len(t)-1 || !allDigits(t[colon+1:]) || !validAuthority(t) {
 			return ErrTargetForm
 		}
 		r.Form, r.Authority = FormAuthority, r.Target
@@ -285,7 +289,7 @@ func (r *Request) targetForm(b []byte) error {
 		for end < len(rest) && rest[end] != '/' && rest[end] != '?' {
 			end++
 		}
-		if end == 0 || !validHost(rest[:end]) {
+		if end == 0 || !validAuthority(rest[:end]) {
 			return ErrTarget
 		}
 		a := off + len(t) - len(rest)
@@ -296,6 +300,38 @@ func (r *Request) targetForm(b []byte) error {
 		return ErrTarget
 	}
 	return nil
+}
+
+// validAuthority checks a target's host[:port] (RFC 3986 §3.2.2): the
+// characters of a host, and brackets only around an IP-literal at the
+// start, followed by nothing or a port. "[:0" or "a]b" are not hosts
+// (net/http refuses them too).
+func validAuthority(v []byte) bool {
+	if !validHost(v) {
+		return false
+	}
+	if len(v) == 0 || v[0] != '[' {
+		return bytes.IndexAny(v, "[]") < 0
+	}
+	end := bytes.IndexByte(v, ']')
+	if end < 0 || !ipv6Literal(v[1:end]) {
+		return false
+	}
+	rest := v[end+1:]
+	return len(rest) == 0 || rest[0] == ':' && bytes.IndexAny(rest, "[]") < 0 && (len(rest) == 1 || allDigits(rest[1:]))
+}
+
+// ipv6Literal: the inside of an IP-literal is an IPv6 address, with an
+// optional zone as RFC 6874 writes it ("%25" then the zone). IPvFuture
+// is refused, as net/http refuses it. Rare on the request path: it may
+// allocate.
+func ipv6Literal(v []byte) bool {
+	s := string(v)
+	if i := strings.Index(s, "%25"); i >= 0 {
+		s = s[:i] + "%" + s[i+3:]
+	}
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is6()
 }
 
 func allDigits(v []byte) bool {

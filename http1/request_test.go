@@ -47,6 +47,9 @@ var requestCases = []reqCase{
 	{name: "absolute form", in: "GET http://example.com:81/x?y HTTP/1.1\r\nHost: other\r\n\r\n", method: "GET", target: "http://example.com:81/x?y"},
 	{name: "absolute form no path", in: "GET https://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n", method: "GET", target: "https://example.com"},
 	{name: "connect", in: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", method: "CONNECT", target: "example.com:443"},
+	{name: "connect ipv6", in: "CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n", method: "CONNECT", target: "[::1]:443"},
+	{name: "absolute ipv6", in: "GET http://[::1]:8080/x HTTP/1.1\r\nHost: a\r\n\r\n", method: "GET", target: "http://[::1]:8080/x"},
+	{name: "absolute ipv6 no port", in: "GET http://[::1]/x HTTP/1.1\r\nHost: a\r\n\r\n", method: "GET", target: "http://[::1]/x"},
 	{name: "options asterisk", in: "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", method: "OPTIONS", target: "*"},
 	{name: "extension method", in: "PROPFIND /d HTTP/1.1\r\nHost: a\r\n\r\n", method: "PROPFIND", target: "/d"},
 	{name: "empty host", in: "GET / HTTP/1.1\r\nHost:\r\n\r\n", method: "GET", target: "/"},
@@ -81,6 +84,14 @@ var requestCases = []reqCase{
 	// RFC 9112 §3.2.3, §3.2.4: authority-form and asterisk-form.
 	{name: "connect origin form", in: "CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", err: ErrTargetForm},
 	{name: "connect no port", in: "CONNECT example.com HTTP/1.1\r\nHost: a\r\n\r\n", err: ErrTargetForm},
+	// RFC 3986 §3.2.2: brackets only around an IP-literal (found by
+	// FuzzDifferentialRequest in CI: net/http refuses these too).
+	{name: "connect open bracket", in: "CONNECT [:0 HTTP/1.0\r\n\r\n", err: ErrTargetForm},
+	{name: "absolute open bracket", in: "GET http://[::1/x HTTP/1.1\r\nHost: a\r\n\r\n", err: ErrTarget},
+	{name: "absolute bracket inside", in: "GET http://a]b/x HTTP/1.1\r\nHost: a\r\n\r\n", err: ErrTarget},
+	{name: "absolute empty literal", in: "GET http://[]/ HTTP/1.1\r\nHost: a\r\n\r\n", err: ErrTarget},
+	{name: "absolute ipv4 in brackets", in: "GET http://[1.2.3.4]/ HTTP/1.1\r\nHost: a\r\n\r\n", err: ErrTarget},
+	{name: "absolute junk after literal", in: "GET http://[::1]x/ HTTP/1.1\r\nHost: a\r\n\r\n", err: ErrTarget},
 	{name: "asterisk get", in: "GET * HTTP/1.1\r\nHost: a\r\n\r\n", err: ErrTargetForm},
 
 	// Line endings (RFC 9112 §2.2).
