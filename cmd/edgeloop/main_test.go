@@ -104,16 +104,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	if r.err != nil || r.status != 200 || r.body != "slow" {
 		t.Fatalf("in-flight request: %+v", r)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("did not exit after SIGTERM")
-	}
+	waitExit(t, cmd, &stderr)
 	if !strings.Contains(stderr.String(), "client_success=1") {
 		t.Fatalf("stop line: %s", stderr.String())
 	}

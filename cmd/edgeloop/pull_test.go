@@ -59,24 +59,7 @@ func TestPullPoolProcess(t *testing.T) {
 	if code, b := call("GET", "/api/v1/request?wait=0s", "wrong", nil); code != 401 || !bytes.Contains(b, []byte(`"error"`)) {
 		t.Fatalf("wrong token: %d %s", code, b)
 	}
-	type result struct {
-		status int
-		body   string
-	}
-	ask := func(path string) chan result {
-		res := make(chan result, 1)
-		go func() {
-			r, err := http.Get("http://" + listen + path)
-			if err != nil {
-				res <- result{body: err.Error()}
-				return
-			}
-			b, _ := io.ReadAll(r.Body)
-			r.Body.Close()
-			res <- result{r.StatusCode, string(b)}
-		}()
-		return res
-	}
+	ask := func(path string) chan result { return request("GET", "http://"+listen+path) }
 	serveOne := func() string {
 		code, b := call("GET", "/api/v1/request?wait=5s", "s3cret", nil)
 		var j struct {
@@ -139,6 +122,36 @@ func TestPullPoolProcess(t *testing.T) {
 	if r := <-second; r.status != 200 || r.body != "after SIGTERM" {
 		t.Fatalf("request held at SIGTERM: %+v", r)
 	}
+	waitExit(t, cmd, &stderr)
+}
+
+// result is a client's response, or its error as the body.
+type result struct {
+	status int
+	body   string
+}
+
+// request makes one request in the background; the channel gets its
+// result.
+func request(method, url string) chan result {
+	res := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(method, url, nil)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			res <- result{body: err.Error()}
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		res <- result{r.StatusCode, string(b)}
+	}()
+	return res
+}
+
+// waitExit waits for a process told to stop to exit 0 within 10 s.
+func waitExit(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -195,25 +208,7 @@ func TestPullWorkerKilled(t *testing.T) {
 	}
 	first := startWorker("first")
 	defer func() { first.Process.Kill(); first.Wait() }()
-	type result struct {
-		status int
-		body   string
-	}
-	ask := func(method string) chan result {
-		res := make(chan result, 1)
-		go func() {
-			req, _ := http.NewRequest(method, "http://"+listen+"/slow/1500", nil)
-			r, err := http.DefaultClient.Do(req)
-			if err != nil {
-				res <- result{body: err.Error()}
-				return
-			}
-			b, _ := io.ReadAll(r.Body)
-			r.Body.Close()
-			res <- result{r.StatusCode, string(b)}
-		}()
-		return res
-	}
+	ask := func(method string) chan result { return request(method, "http://"+listen+"/slow/1500") }
 	pulls := func() (leased, expired, requeued int) {
 		resp, err := http.Get("http://" + admin + "/stats")
 		if err != nil {
