@@ -86,7 +86,7 @@ func serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// echoReply is the JSON of /echo: the shape of echoJSON's.
+// echoReply is the JSON of /echo, from either server.
 type echoReply struct {
 	Method     string      `json:"method"`
 	Target     string      `json:"target"`

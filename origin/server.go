@@ -242,16 +242,7 @@ func (c *conn) handle(head []byte) (bool, error) {
 }
 
 func echoJSON(r *http1.Request, head []byte, method, target string, n int64, sum []byte) []byte {
-	type echo struct {
-		Method     string      `json:"method"`
-		Target     string      `json:"target"`
-		Proto      string      `json:"proto"`
-		Headers    [][2]string `json:"headers"`
-		BodyLength int64       `json:"body_length"`
-		BodySHA256 string      `json:"body_sha256"`
-		Chunked    bool        `json:"chunked,omitempty"`
-	}
-	e := echo{Method: method, Target: target, Proto: "HTTP/1." + strconv.Itoa(int(r.Minor)),
+	e := echoReply{Method: method, Target: target, Proto: "HTTP/1." + strconv.Itoa(int(r.Minor)),
 		Headers: [][2]string{}, BodyLength: n, BodySHA256: hex.EncodeToString(sum), Chunked: r.Body.Kind == http1.BodyChunked}
 	for _, f := range r.Fields() {
 		e.Headers = append(e.Headers, [2]string{string(f.Name.Of(head)), string(f.Value.Of(head))})
