@@ -2,6 +2,7 @@ package queue
 
 import (
 	"container/list"
+	"io"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -584,7 +585,7 @@ func (q *Queue) Stream(id string, next func([]byte) (int, error)) (int64, error)
 			total += int64(n)
 		}
 		if rerr != nil {
-			if !isEOF(rerr) {
+			if rerr != io.EOF {
 				err = rerr
 			}
 			break

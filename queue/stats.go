@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -83,5 +82,3 @@ func (q *Queue) Stats() Stats {
 	slices.SortFunc(s.Workers, func(a, b WorkerStats) int { return strings.Compare(a.ID, b.ID) })
 	return s
 }
-
-func isEOF(err error) bool { return err == io.EOF }
