@@ -2,10 +2,10 @@ package queue
 
 import (
 	"container/list"
-	"io"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
