@@ -161,12 +161,12 @@ func (cc *clientConn) readHead() bool {
 	}
 	cc.retried, cc.started = false, false
 	snap := cc.l.p.src.Snapshot()
-	pl := snap.Route(nil, nil) // pool default
+	pl, prefix := snap.Route(nil, nil), "" // pool default
 	if snap.Routed() {
-		pl = snap.Route(routeHost(r, buf), routePath(r, buf))
+		pl, prefix = snap.Match(routeHost(r, buf), routePath(r, buf))
 	}
 	if pl != nil && pl.Kind == pool.KindPull {
-		return cc.pull(pl, snap, r, buf, n)
+		return cc.pull(pl, prefix, r, buf, n)
 	}
 	var o *pool.Server
 	if pl != nil && pl.Kind == "" {

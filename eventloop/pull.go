@@ -35,8 +35,9 @@ type pullExchange struct {
 var errClientGone = errors.New("eventloop: the client is gone")
 
 // pull takes the parsed head (n bytes of buf) of a request routed to
-// pull pool pl: its body is read whole, then the request is queued.
-func (cc *clientConn) pull(pl *pool.Pool, snap *pool.Snapshot, r *http1.Request, buf []byte, n int) bool {
+// pull pool pl by the path prefix prefix: its body is read whole, then
+// the request is queued.
+func (cc *clientConn) pull(pl *pool.Pool, prefix string, r *http1.Request, buf []byte, n int) bool {
 	q := cc.l.p.opts.Queues[pl.Name]
 	if q == nil {
 		_, _ = cc.c.Discard(n)
@@ -52,10 +53,6 @@ func (cc *clientConn) pull(pl *pool.Pool, snap *pool.Snapshot, r *http1.Request,
 		_, _ = cc.c.Discard(n)
 		cc.fail(413)
 		return false
-	}
-	prefix := ""
-	if snap.Routed() {
-		_, prefix = snap.Match(routeHost(r, buf), routePath(r, buf))
 	}
 	req := &queue.Request{
 		Head: bytes.Clone(buf[:n]), Limits: cc.l.p.opts.Limits, Method: r.MethodKind,
