@@ -46,6 +46,7 @@ type Config struct {
 	Loops        int // 0 = one per CPU
 	LogFormat    string
 	AccessLog    bool
+	DeferAccept  bool // TCP_DEFER_ACCEPT on the client listeners
 	Timeouts     Timeouts
 	Limits       Limits
 	Pools        map[string]*Pool // always holds "default"
@@ -129,7 +130,7 @@ type Route struct{ Host, PathPrefix, Pool string }
 // Defaults returns the configuration with no flag and no file.
 func Defaults() *Config {
 	return &Config{
-		Listen: ":8080", Admin: "127.0.0.1:8687", WorkerListen: "127.0.0.1:8688", State: "edgeloop.state.json", LogFormat: "text",
+		Listen: ":8080", Admin: "127.0.0.1:8687", WorkerListen: "127.0.0.1:8688", State: "edgeloop.state.json", LogFormat: "text", DeferAccept: true,
 		Timeouts: Timeouts{
 			ClientHead: 10 * time.Second, ClientIdle: 60 * time.Second, OriginConnect: 2 * time.Second,
 			OriginResponse: 30 * time.Second, OriginIdle: 60 * time.Second, Drain: 30 * time.Second,
@@ -343,17 +344,63 @@ func (c *Config) readFile(path string) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return yamlError(path, err)
+		var doc yaml.Node
+		_ = yaml.Unmarshal(b, &doc)
+		return yamlError(path, err, keyLines(&doc))
 	}
 	return f.apply(c)
 }
 
+// keyLines maps the line of each value in the document to its key's path
+// (pools.default.max_conns, routes[0].pool), so that a type error, which
+// yaml.v3 reports by line, can name its key.
+func keyLines(doc *yaml.Node) map[int]string {
+	lines := map[int]string{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i].Value
+				if path != "" {
+					key = path + "." + key
+				}
+				v := n.Content[i+1]
+				walk(v, key)
+				if _, seen := lines[v.Line]; !seen { // the deepest key on the line
+					lines[v.Line] = key
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	walk(doc, "")
+	return lines
+}
+
 // yamlError turns yaml.v3's messages into one line naming the key.
-func yamlError(path string, err error) *Error {
+func yamlError(path string, err error, lines map[int]string) *Error {
 	msg := strings.Join(strings.Fields(err.Error()), " ")
 	if i := strings.Index(msg, "field "); i >= 0 && strings.Contains(msg, "not found in type") {
 		name, _, _ := strings.Cut(msg[i+len("field "):], " ")
 		return &Error{Key: name, Msg: "unknown key (" + msg + ")"}
+	}
+	// A value of the wrong type: yaml.v3 says "line 3: cannot unmarshal
+	// !!str `x` into bool"; the first such error names its key.
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		var line int
+		if _, err := fmt.Sscanf(te.Errors[0], "line %d:", &line); err == nil && lines[line] != "" {
+			_, what, _ := strings.Cut(te.Errors[0], ": ")
+			return &Error{Key: lines[line], Msg: what + " (" + path + ", line " + strconv.Itoa(line) + ")"}
+		}
 	}
 	return &Error{Key: path, Msg: msg}
 }
