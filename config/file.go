@@ -20,6 +20,7 @@ type fileConfig struct {
 	Loops        *int                 `yaml:"loops"`
 	LogFormat    *string              `yaml:"log_format"`
 	AccessLog    *bool                `yaml:"access_log"`
+	DeferAccept  *bool                `yaml:"defer_accept"`
 	Timeouts     map[string]string    `yaml:"timeouts"`
 	Limits       map[string]string    `yaml:"limits"`
 	Pools        map[string]*filePool `yaml:"pools"`
@@ -90,6 +91,9 @@ func (f *fileConfig) apply(c *Config) error {
 	}
 	if f.AccessLog != nil {
 		c.AccessLog = *f.AccessLog
+	}
+	if f.DeferAccept != nil {
+		c.DeferAccept = *f.DeferAccept
 	}
 	if err := applyTimeouts(&c.Timeouts, f.Timeouts); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -196,6 +197,41 @@ func TestPoolKeys(t *testing.T) {
 		_, err := Load([]string{"-config", write(body)})
 		if err == nil || !strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: %v, want one line naming %s", body, err, key)
+		}
+	}
+}
+
+func TestDeferAcceptKey(t *testing.T) {
+	if !Defaults().DeferAccept {
+		t.Fatal("defer_accept is off by default")
+	}
+	c, err := Load([]string{"-config", writeFile(t, "defer_accept: false\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DeferAccept {
+		t.Fatal("defer_accept: false left it on")
+	}
+	_, err = Load([]string{"-config", writeFile(t, "defer_accept: sometimes\n")})
+	if err == nil || !strings.Contains(err.Error(), "defer_accept") {
+		t.Fatalf("a non-boolean defer_accept: %v", err)
+	}
+}
+
+// A value of the wrong type is one line naming its key, however deep.
+func TestWrongTypeNamesKey(t *testing.T) {
+	for _, c := range []struct{ file, key string }{
+		{"access_log: sometimes\n", "access_log"},
+		{"loops: many\n", "loops"},
+		{"pools:\n  default:\n    max_conns: lots\n", "pools.default.max_conns"},
+		{"pools:\n  default:\n    health_check:\n      fall: [1]\n", "pools.default.health_check.fall"},
+		{"routes:\n  - path_prefix: /a\n    pool: [x]\n", "routes[0].pool"},
+		{"passive_health:\n  eject_last: perhaps\n", "passive_health.eject_last"},
+	} {
+		_, err := Load([]string{"-config", writeFile(t, c.file)})
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Key != c.key || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line naming %s", c.file, err, c.key)
 		}
 	}
 }

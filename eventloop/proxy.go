@@ -69,6 +69,11 @@ type Options struct {
 	// client, method, target, status, origin and duration. Off, the
 	// request path allocates nothing for it.
 	AccessLog bool
+	// DeferAccept sets TCP_DEFER_ACCEPT on the listening sockets: the
+	// kernel hands a connection over once its first bytes have arrived
+	// (or, with none, after about a second), so accepting and reading the
+	// request take one wake-up of the loop instead of two (listen.go).
+	DeferAccept bool
 }
 
 // PoolSource gives the current pool snapshot; Snapshot must not block
@@ -118,6 +123,7 @@ type Proxy struct {
 	loopsMu  sync.Mutex
 	loops    map[gnet.EventLoop]*loop
 	list     atomic.Pointer[[]*loop]
+	tuned    sync.Once
 
 	log *slog.Logger
 }
@@ -328,6 +334,9 @@ const tickEvery = 100 * time.Millisecond
 
 // OnTick runs on a goroutine of its own: it posts a timer pass to each loop.
 func (p *Proxy) OnTick() (time.Duration, gnet.Action) {
+	// The first tick comes once every loop's listener exists (gnet opens
+	// the loops' sockets after OnBoot).
+	p.tuned.Do(p.tuneListeners)
 	if list := p.list.Load(); list != nil {
 		now := time.Now()
 		for _, l := range *list {

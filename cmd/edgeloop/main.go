@@ -153,6 +153,7 @@ func proxyOptions(cfg *config.Config, log *slog.Logger) eventloop.Options {
 		RetryBodyBytes: cfg.Limits.RetryBodyBytes,
 		Logger:         log,
 		AccessLog:      cfg.AccessLog,
+		DeferAccept:    cfg.DeferAccept,
 	}
 }
 
