@@ -61,7 +61,7 @@ func run() error {
 			return fmt.Errorf("BENCH_DURATION: want a Go duration of at least 500ms, got %q", d)
 		}
 		opt.Timing.Warmup = min(opt.Timing.Run/4, time.Second)
-		opt.Timing.Repeats = 3
+		opt.Timing.Repeats = 5
 	}
 	if r, err := envInt("BENCH_REPEATS"); err != nil {
 		return err
