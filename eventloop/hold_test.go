@@ -99,3 +99,47 @@ func TestPipelineHoldsReads(t *testing.T) {
 		t.Fatalf("origin got %d requests, the last with body %q", len(rs), rs[len(rs)-1].Data)
 	}
 }
+
+// Bytes a client sends after an upgrade request, while the origin has not
+// answered yet, hold the reads like pipelined requests; the 101 turns the
+// connection into a tunnel, which must read again.
+func TestUpgradeAfterHeldReads(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	o := startOrigin(t, func(s *originSide) {
+		if _, err := s.ReadRequest(); err != nil {
+			return
+		}
+		<-release
+		s.Write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		for len(s.buf) > 0 || s.fill() == nil { // echo until the proxy closes
+			if s.Write(string(s.buf)) != nil {
+				return
+			}
+			s.buf = s.buf[:0]
+		}
+	})
+	t.Cleanup(free)
+	p := startProxy(t, eventloop.Options{Origins: []string{o.Addr()}, Loops: 1})
+	c := dial(t, p.Addr)
+	c.send("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly;")
+	for deadline := time.Now().Add(ioTimeout); len(o.Requests()) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the origin never got the upgrade request")
+		}
+	}
+	c.send("late;")
+	time.Sleep(100 * time.Millisecond)
+	free()
+	if h := c.readHead(); !strings.HasPrefix(h, "HTTP/1.1 101 ") {
+		t.Fatalf("head %q", h)
+	}
+	if b := c.readN(len("early;late;")); string(b) != "early;late;" {
+		t.Fatalf("echo %q", b)
+	}
+	c.send("more")
+	if b := c.readN(4); string(b) != "more" {
+		t.Fatalf("echo %q", b)
+	}
+}

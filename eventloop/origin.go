@@ -226,6 +226,7 @@ func (oc *originConn) readHead(buf []byte) bool {
 	oc.deadline = time.Time{}
 	if tunnel {
 		oc.state, cc.state = ocTunnel, ccTunnel
+		cc.settleHold() // a tunnel reads the client again
 		if cc.c.InboundBuffered() > 0 {
 			cc.tunnel()
 		}
