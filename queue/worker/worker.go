@@ -213,6 +213,15 @@ func (r *runner) call(ctx context.Context, method, path string, body io.Reader) 
 	return req, nil
 }
 
+// do makes a call to the worker API (see call) and sends it.
+func (r *runner) do(ctx context.Context, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := r.call(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.Do(req)
+}
+
 // statusError is a worker API call's unexpected status, with the API's
 // {"error": "..."} message when it gave one.
 type statusError struct {
@@ -260,12 +269,7 @@ func (r *runner) fetch(ctx context.Context) (*job, error) {
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.wait+pollSlack)
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel)
-	req, err := r.call(pctx, http.MethodGet, "/api/v1/request?"+q.Encode(), nil)
-	if err != nil {
-		stop()
-		return nil, err
-	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(pctx, http.MethodGet, "/api/v1/request?"+q.Encode(), nil)
 	stop()
 	if err != nil {
 		return nil, err
@@ -386,11 +390,7 @@ var errNoLease = errors.New("worker: the request needs no lease")
 
 // extend renews the lease of request id.
 func (r *runner) extend(ctx context.Context, id string) error {
-	req, err := r.call(ctx, http.MethodPost, "/api/v1/request/"+url.PathEscape(id)+"/lease", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(ctx, http.MethodPost, "/api/v1/request/"+url.PathEscape(id)+"/lease", nil)
 	if err != nil {
 		return err
 	}
@@ -407,11 +407,7 @@ func (r *runner) extend(ctx context.Context, id string) error {
 
 // requestBody GETs the body of a request too large to come inline.
 func (r *runner) requestBody(ctx context.Context, j *job) (io.ReadCloser, error) {
-	req, err := r.call(ctx, http.MethodGet, j.BodyURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(ctx, http.MethodGet, j.BodyURL, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -462,11 +458,7 @@ func (r *runner) postAnswer(ctx context.Context, a *answer, want int) error {
 	if err != nil {
 		return err
 	}
-	req, err := r.call(ctx, http.MethodPost, "/api/v1/response", bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(ctx, http.MethodPost, "/api/v1/response", bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
@@ -497,11 +489,7 @@ func (r *runner) postAnswerNext(ctx context.Context, a *answer) (*job, error) {
 	if r.pool != "" {
 		q.Set("pool", r.pool)
 	}
-	req, err := r.call(ctx, http.MethodPost, "/api/v1/response?"+q.Encode(), bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(ctx, http.MethodPost, "/api/v1/response?"+q.Encode(), bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
